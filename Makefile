@@ -1,0 +1,44 @@
+# fashionmirror_ros on a pip-only machine. Two commands do everything:
+#   make demo   run the try-on node graph on the bundled input (no camera, no downloads)
+#   make test   run the whole test suite
+# Both create .venv and build the messages first; a second run reuses what is there.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+VENV_STAMP := $(VENV)/.fashionmirror-requirements
+MSGS_STAMP := install/fashionmirror_ros/.fashionmirror-msgs
+ENV := source scripts/env.sh &&
+PYTEST_ARGS ?=
+
+.PHONY: all venv msgs test demo bench train eval clean
+
+all: msgs
+
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP): requirements.txt setup.py
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -r requirements.txt
+	$(VENV)/bin/python -m pip install --quiet --no-deps --no-build-isolation \
+		--config-settings editable_mode=compat -e .
+	touch $@
+
+msgs: $(MSGS_STAMP)
+
+$(MSGS_STAMP): $(VENV_STAMP) $(wildcard msg/*.msg) CMakeLists.txt package.xml
+	bash scripts/build_msgs.sh
+	touch $@
+
+test: msgs
+	$(ENV) python -m pytest -q test $(PYTEST_ARGS)
+
+demo: msgs
+	$(ENV) fashionmirror demo --output out/demo
+
+bench: msgs
+	$(ENV) fashionmirror bench --output out/bench
+
+clean:
+	rm -rf build install log out
