@@ -38,7 +38,8 @@ def make_masks() -> TryOnMasks:
     msg.removed_mask = make_mask(0)
     msg.cloth_mask = make_mask(1)
     msg.multi_frame = True
-    msg.garment_revision = 7
+    msg.source_crc = 7
+    msg.garment_crc = 0xFFFFFFFF
     return msg
 
 

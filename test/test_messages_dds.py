@@ -47,7 +47,7 @@ def test_custom_messages_cross_processes_intact():
     assert pose.confidence[-1] == pytest.approx(1.0) and pose.confidence[0] == 0.0
 
     masks = received["test/masks"]
-    assert masks.multi_frame and masks.garment_revision == 7
+    assert masks.multi_frame and (masks.source_crc, masks.garment_crc) == (7, 0xFFFFFFFF)
     for image, offset in ((masks.removed_mask, 0), (masks.cloth_mask, 1)):
         assert (image.height, image.width, image.encoding) == (4, 6, "mono8")
         expected = (np.arange(24) * 10 + offset) % 256

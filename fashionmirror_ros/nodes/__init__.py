@@ -1,0 +1,1 @@
+"""ROS 2 nodes: thin shells over fashionmirror_ros.pipeline, .pose and .models."""

@@ -1,0 +1,82 @@
+"""cmn_node: the co-attention mask network (paper eq. 1) on the source, garment and fed-back frames.
+
+Subscribes  /tryon/source_image, /tryon/garment_image (latched), /tryon/image (generated frames
+            fed back, newest wins)
+Publishes   /cmn/masks (TryOnMasks, latched: M_r and M_c^{t+1}), /fashionmirror/latency, /diagnostics
+Single-frame mode on a new (h^s, C) and the first two fed-back frames, multi-frame mode after
+(see fashionmirror_ros.pipeline.sessions).
+"""
+from __future__ import annotations
+
+import sys
+import threading
+
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header
+
+from fashionmirror_ros.msg import TryOnMasks
+from fashionmirror_ros.nodes.common import LATCHED_QOS, NEWEST_QOS, mono_image_msg, spin_node
+from fashionmirror_ros.nodes.model_node import ModelNode
+from fashionmirror_ros.pipeline.sessions import Masks, MaskSession
+
+FEEDBACK_TOPIC = "/tryon/image"
+
+
+class CmnNode(ModelNode):
+    def __init__(self, **kwargs):
+        super().__init__("cmn_node", **kwargs)
+        self.session = MaskSession(self.model, self.options)
+        self.lock = threading.Lock()
+        self.source_header = None
+        self.masks_pub = self.create_publisher(TryOnMasks, "/cmn/masks", LATCHED_QOS)
+        slot = self.start_worker("feedback", self.on_feedback)
+        self.create_subscription(Image, FEEDBACK_TOPIC, lambda msg: slot.put((msg, self.now_ns())),
+                                 NEWEST_QOS)
+        self.listen_for_inputs(self.on_source, self.on_garment)
+        self.waiting(self.session.missing())
+
+    def on_source(self, rgb, header) -> None:
+        with self.lock:
+            self.session.set_source(rgb)
+            self.source_header = header
+            self.publish_source_masks()
+
+    def on_garment(self, rgb, header) -> None:
+        with self.lock:
+            self.session.set_garment(rgb)
+            self.publish_source_masks()
+
+    def publish_source_masks(self) -> None:
+        self.waiting(self.session.missing())
+        if not self.session.ready:
+            return
+        header = self.source_header or Header(stamp=self.get_clock().now().to_msg())
+        self.publish(self.session.source_masks(), header)
+        self.get_logger().info(f"new source/garment: masks for source {self.session.source_crc:08x}, "
+                               f"garment {self.session.garment_crc:08x}")
+
+    def publish(self, masks: Masks, header) -> None:
+        msg = TryOnMasks(header=header, multi_frame=masks.multi_frame,
+                         source_crc=masks.source_crc, garment_crc=masks.garment_crc)
+        msg.removed_mask = mono_image_msg(masks.removed, header)
+        msg.cloth_mask = mono_image_msg(masks.cloth, header)
+        self.masks_pub.publish(msg)
+
+    def on_feedback(self, msg: Image, receive_ns: int) -> None:
+        rgb = self.decode_color(msg, FEEDBACK_TOPIC)
+        if rgb is None:
+            return
+        with self.lock:
+            if not self.session.ready:
+                return
+            masks = self.session.on_generated(self.fit(rgb))
+        self.publish(masks, msg.header)
+        self.record_latency(msg.header, receive_ns, self.now_ns())
+
+
+def main(args=None) -> int:
+    return spin_node(lambda: CmnNode(), args)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

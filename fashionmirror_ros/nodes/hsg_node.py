@@ -1,0 +1,112 @@
+"""hsg_node: skeleton flow extraction (SFE, eq. 4) and human sequence generation (HSG, eq. 8).
+
+Subscribes  /pose/keypoints (newest wins), /cmn/masks, /tryon/source_image,
+            /tryon/garment_image, /tryon/source_keypoints (latched)
+Publishes   /tryon/image (rgb8, model-sized, header = the camera frame's header),
+            /fashionmirror/latency, /diagnostics
+Recurrent: keeps h^t and p^t; starts from h^0 = h^s and p^0 = the source pose. With no person
+in view it publishes nothing and restarts from h^s when the person comes back. The skeleton
+p^t is rendered here from the keypoints (1.6 kB per frame on the wire instead of a 196 kB image),
+with the same renderer pose_node uses for /pose/skeleton.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+
+from fashionmirror_ros.msg import PoseKeypoints, TryOnMasks
+from fashionmirror_ros.nodes.common import (LATCHED_QOS, OUTPUT_QOS, rgb_image_msg, spin_node,
+                                            stamp_ns)
+from fashionmirror_ros.nodes.model_node import ModelNode
+from fashionmirror_ros.nodes.pose_node import keypoints_array
+from fashionmirror_ros.pipeline.framing import Letterbox
+from fashionmirror_ros.pipeline.images import ImageRejected, RawImage, decode_mono
+from fashionmirror_ros.pipeline.sessions import GenerationSession, Masks, NotReady
+from sensor_msgs.msg import Image
+
+KEYPOINTS_TOPIC = "/pose/keypoints"
+MASKS_TOPIC = "/cmn/masks"
+
+
+class HsgNode(ModelNode):
+    def __init__(self, **kwargs):
+        super().__init__("hsg_node", **kwargs)
+        self.session = GenerationSession(self.model, self.options, self.image_size)
+        self.lock = threading.Lock()
+        self.source_stamp: int | None = None
+        self.source_pose: PoseKeypoints | None = None
+        self.tryon_pub = self.create_publisher(Image, "/tryon/image", OUTPUT_QOS)
+        slot = self.start_worker("keypoints", self.process)
+        self.create_subscription(PoseKeypoints, KEYPOINTS_TOPIC,
+                                 lambda msg: slot.put((msg, self.now_ns())), OUTPUT_QOS)
+        self.create_subscription(TryOnMasks, MASKS_TOPIC, self.on_masks, LATCHED_QOS)
+        self.create_subscription(PoseKeypoints, "/tryon/source_keypoints", self.on_source_pose,
+                                 LATCHED_QOS)
+        self.listen_for_inputs(self.on_source, self.on_garment)
+        self.waiting(self.session.missing())
+
+    def on_source(self, rgb, header) -> None:
+        with self.lock:
+            self.session.set_source(rgb)
+            self.source_stamp = stamp_ns(header.stamp) if header is not None else None
+            self.apply_source_pose()
+
+    def on_garment(self, rgb, header) -> None:
+        with self.lock:
+            self.session.set_garment(rgb)
+
+    def on_source_pose(self, msg: PoseKeypoints) -> None:
+        with self.lock:
+            self.source_pose = msg
+            self.apply_source_pose()
+
+    def apply_source_pose(self) -> None:
+        """p^0: the pose of h^s, if pose_node found one in this very source image."""
+        msg = self.source_pose
+        if msg is None or self.source_stamp != stamp_ns(msg.header.stamp) or not msg.person_found:
+            return
+        box = Letterbox.fit(msg.image_width, msg.image_height, self.image_size)
+        self.session.set_source_pose(box.keypoints(keypoints_array(msg)))
+
+    def on_masks(self, msg: TryOnMasks) -> None:
+        try:
+            removed = decode_mono(RawImage.from_msg(msg.removed_mask))
+            cloth = decode_mono(RawImage.from_msg(msg.cloth_mask))
+        except ImageRejected as error:
+            self.reject(MASKS_TOPIC, str(error))
+            return
+        size = (self.image_size, self.image_size)
+        if removed.shape != size or cloth.shape != size:
+            self.reject(MASKS_TOPIC, f"masks {removed.shape}/{cloth.shape} do not match model size {size}")
+            return
+        with self.lock:
+            self.session.offer_masks(Masks(removed, cloth, msg.multi_frame, msg.source_crc, msg.garment_crc))
+
+    def process(self, msg: PoseKeypoints, receive_ns: int) -> None:
+        if not msg.person_found:
+            with self.lock:
+                self.session.reset()
+            self.waiting("no person in view")
+            return
+        if msg.image_width == 0 or msg.image_height == 0:
+            self.reject(KEYPOINTS_TOPIC, "keypoints with a zero image size")
+            return
+        keypoints = Letterbox.fit(msg.image_width, msg.image_height, self.image_size).keypoints(
+            keypoints_array(msg))
+        try:
+            with self.lock:
+                frame = self.session.step(keypoints)
+        except NotReady as reason:
+            self.waiting(str(reason))
+            return
+        self.waiting(None)
+        self.tryon_pub.publish(rgb_image_msg(frame, msg.header))
+        self.record_latency(msg.header, receive_ns, self.now_ns())
+
+
+def main(args=None) -> int:
+    return spin_node(lambda: HsgNode(), args)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,82 @@
+"""Shared by cmn_node and hsg_node: checkpoint, device and threads, source and garment inputs.
+
+Source h^s and garment C arrive on latched topics and can change at run time; parameters
+source_image_path / garment_image_path give files to start from. Both are letterboxed onto the
+model's square input.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import torch
+from sensor_msgs.msg import Image
+
+from fashionmirror_ros.models.checkpoint import CheckpointError, load_checkpoint
+from fashionmirror_ros.nodes.common import LATCHED_QOS, MirrorNode, StartupError
+from fashionmirror_ros.pipeline.assets import resolve_checkpoint
+from fashionmirror_ros.pipeline.framing import Letterbox
+from fashionmirror_ros.pipeline.sessions import InferenceOptions, select_device
+
+SOURCE_TOPIC = "/tryon/source_image"
+GARMENT_TOPIC = "/tryon/garment_image"
+
+
+def read_rgb_file(path: str):
+    image = cv2.imread(str(Path(path).expanduser()), cv2.IMREAD_COLOR)
+    if image is None:
+        raise StartupError(f"cannot read image file '{path}' (missing or not an image)")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+class ModelNode(MirrorNode):
+    def __init__(self, name: str, **kwargs):
+        super().__init__(name, **kwargs)
+        checkpoint = self.param("checkpoint", "", "checkpoint directory (model.safetensors + "
+                                "config.json); empty = the shipped checkpoint of `preset`")
+        preset = self.param("preset", "realtime", "model size preset the checkpoint must have",
+                            choices=("realtime", "paper"))
+        device = self.param("device", "auto", "auto (cuda when available, else cpu), cpu, cuda, cuda:N")
+        threads = self.param("num_threads", 1, "torch intra-op threads of this process",
+                             int_range=(1, 64))
+        bf16 = self.param("bf16_autocast", False, "run the networks under bfloat16 autocast")
+        self.source_path = self.param("source_image_path", "", "image file of the source human h^s")
+        self.garment_path = self.param("garment_image_path", "", "image file of the garment C")
+
+        torch.set_num_threads(threads)
+        try:
+            self.options = InferenceOptions(device=select_device(device), bf16_autocast=bf16)
+            path = resolve_checkpoint(checkpoint, preset)
+            self.model, self.config, _ = load_checkpoint(path, device=self.options.device,
+                                                         expected_preset=preset)
+        except (CheckpointError, FileNotFoundError, ValueError) as error:
+            raise StartupError(f"cannot load the model: {error}") from error
+        self.model.eval()
+        if self.options.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        self.image_size = self.config.image_size
+        self.get_logger().info(f"loaded {path} (preset {self.config.name}) on {self.options.device}, "
+                               f"{threads} thread(s)")
+
+    def listen_for_inputs(self, on_source, on_garment) -> None:
+        """Subscribe to the source and garment topics, then apply the image-file parameters.
+
+        on_source(rgb, header) / on_garment(rgb, header) get model-sized RGB arrays; header is
+        None for images read from files.
+        """
+        for topic, handler, path in ((SOURCE_TOPIC, on_source, self.source_path),
+                                     (GARMENT_TOPIC, on_garment, self.garment_path)):
+            self.create_subscription(Image, topic, self._image_handler(topic, handler), LATCHED_QOS)
+            if path:
+                handler(self.fit(read_rgb_file(path)), None)
+
+    def _image_handler(self, topic: str, handler):
+        def on_message(msg: Image) -> None:
+            rgb = self.decode_color(msg, topic)
+            if rgb is not None:
+                handler(self.fit(rgb), msg.header)
+        return on_message
+
+    def fit(self, rgb):
+        height, width = rgb.shape[:2]
+        return Letterbox.fit(width, height, self.image_size).image(rgb)

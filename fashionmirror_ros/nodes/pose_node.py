@@ -1,0 +1,141 @@
+"""pose_node: camera frames -> PoseKeypoints (137-point OpenPose layout) and skeleton images p^t.
+
+Subscribes  /camera/image_raw (sensor data QoS), /tryon/source_image (latched)
+Publishes   /pose/keypoints (PoseKeypoints), /pose/skeleton (rgb8, model-sized p^t),
+            /tryon/source_keypoints (latched: the pose of h^s, for p^0),
+            /fashionmirror/latency, /diagnostics
+With estimator:=recorded the keypoints come from a recorded topic (ground truth of generated
+clips in a bag) matched to each camera frame by stamp, instead of from MediaPipe.
+"""
+from __future__ import annotations
+
+import sys
+from collections import OrderedDict
+
+import numpy as np
+from sensor_msgs.msg import Image
+
+from fashionmirror_ros.msg import PoseKeypoints
+from fashionmirror_ros.nodes.common import (LATCHED_QOS, OUTPUT_QOS, SENSOR_QOS, MirrorNode,
+                                            StartupError, rgb_image_msg, spin_node, stamp_ns)
+from fashionmirror_ros.pipeline.framing import Letterbox
+from fashionmirror_ros.pose.estimators import MediaPipeHolisticEstimator
+from fashionmirror_ros.pose.layout import NUM_KEYPOINTS
+from fashionmirror_ros.pose.skeleton import render_skeleton
+
+RECORDED_BUFFER = 256  # recorded keypoints waiting for their camera frame (bounded)
+
+
+def keypoints_msg(keypoints: np.ndarray, header, width: int, height: int, found: bool,
+                  estimator: str) -> PoseKeypoints:
+    msg = PoseKeypoints(header=header, image_width=width, image_height=height,
+                        person_found=found, estimator=estimator)
+    msg.x, msg.y, msg.confidence = (np.ascontiguousarray(keypoints[:, i], np.float32) for i in range(3))
+    return msg
+
+
+def keypoints_array(msg: PoseKeypoints) -> np.ndarray:
+    return np.stack([np.asarray(msg.x, np.float32), np.asarray(msg.y, np.float32),
+                     np.asarray(msg.confidence, np.float32)], axis=1)
+
+
+class PoseNode(MirrorNode):
+    def __init__(self, **kwargs):
+        super().__init__("pose_node", **kwargs)
+        self.estimator_name = self.param("estimator", "mediapipe",
+                                         "pose source: mediapipe (live) or recorded (keypoints topic)",
+                                         choices=("mediapipe", "recorded"))
+        complexity = self.param("model_complexity", 0, "MediaPipe Holistic model complexity",
+                                int_range=(0, 2))
+        detection = self.param("min_detection_confidence", 0.5, "MediaPipe person detection threshold",
+                               float_range=(0.0, 1.0))
+        max_side = self.param("max_input_side", 320, "downscale camera frames to this longer side "
+                              "before pose estimation (0 = never)", int_range=(0, 4096))
+        self.image_size = self.param("image_size", 256, "side of the model-sized skeleton image p^t",
+                                     int_range=(32, 1024))
+        self.publish_skeleton = self.param("publish_skeleton", True, "publish /pose/skeleton")
+        recorded_topic = self.param("recorded_keypoints_topic", "/camera/keypoints",
+                                    "PoseKeypoints topic replayed when estimator is 'recorded'")
+
+        self.keypoints_pub = self.create_publisher(PoseKeypoints, "/pose/keypoints", OUTPUT_QOS)
+        self.skeleton_pub = self.create_publisher(Image, "/pose/skeleton", OUTPUT_QOS)
+        self.source_pose_pub = self.create_publisher(PoseKeypoints, "/tryon/source_keypoints", LATCHED_QOS)
+
+        self.recorded: OrderedDict[int, np.ndarray] = OrderedDict()
+        if self.estimator_name == "mediapipe":
+            kwargs = dict(model_complexity=complexity, min_detection_confidence=detection,
+                          max_input_side=max_side or None)
+            try:
+                self.estimator = MediaPipeHolisticEstimator(**kwargs)
+                self.source_estimator = MediaPipeHolisticEstimator(static_image_mode=True, **kwargs)
+            except Exception as error:  # noqa: BLE001 - report any MediaPipe start-up failure
+                raise StartupError(f"MediaPipe Holistic could not start: {error}") from error
+            self.create_subscription(Image, "/tryon/source_image", self.on_source, LATCHED_QOS)
+        else:
+            self.estimator = self.source_estimator = None
+            self.create_subscription(PoseKeypoints, recorded_topic, self.on_recorded, 50)
+
+        slot = self.start_worker("camera", self.process)
+        self.create_subscription(Image, "/camera/image_raw",
+                                 lambda msg: slot.put((msg, self.now_ns())), SENSOR_QOS)
+        self.get_logger().info(f"pose_node ready (estimator={self.estimator_name})")
+
+    def on_recorded(self, msg: PoseKeypoints) -> None:
+        self.recorded[stamp_ns(msg.header.stamp)] = keypoints_array(msg)
+        while len(self.recorded) > RECORDED_BUFFER:
+            self.recorded.popitem(last=False)
+
+    def on_source(self, msg: Image) -> None:
+        rgb = self.decode_color(msg, "/tryon/source_image")
+        if rgb is None:
+            return
+        result = self.source_estimator.estimate(np.ascontiguousarray(rgb))
+        if not result.person_found:
+            self.reject("/tryon/source_image", "no person found in the source image; "
+                        "p^0 will be the first camera pose")
+        self.source_pose_pub.publish(keypoints_msg(result.keypoints, msg.header, msg.width, msg.height,
+                                                   result.person_found, "mediapipe_holistic"))
+
+    def estimate(self, msg: Image, rgb: np.ndarray) -> tuple[np.ndarray, bool] | None:
+        if self.estimator is not None:
+            result = self.estimator.estimate(np.ascontiguousarray(rgb))
+            return result.keypoints, result.person_found
+        keypoints = self.recorded.pop(stamp_ns(msg.header.stamp), None)
+        if keypoints is None:
+            self.reject("/camera/image_raw", "no recorded keypoints with this frame's stamp")
+            return None
+        return keypoints, bool((keypoints[:, 2] > 0).any())
+
+    def process(self, msg: Image, receive_ns: int) -> None:
+        rgb = self.decode_color(msg, "/camera/image_raw")
+        if rgb is None:
+            return
+        estimate = self.estimate(msg, rgb)
+        if estimate is None:
+            return
+        keypoints, found = estimate
+        if keypoints.shape != (NUM_KEYPOINTS, 3) or not np.isfinite(keypoints).all():
+            self.reject("/camera/image_raw", "pose estimate is not 137 finite keypoints")
+            return
+        self.waiting(None if found else "no person in view")
+        self.keypoints_pub.publish(keypoints_msg(keypoints, msg.header, msg.width, msg.height, found,
+                                                 self.estimator_name))
+        if self.publish_skeleton and found:
+            box = Letterbox.fit(msg.width, msg.height, self.image_size)
+            skeleton = render_skeleton(box.keypoints(keypoints), self.image_size, self.image_size)
+            self.skeleton_pub.publish(rgb_image_msg(skeleton, msg.header))
+        self.record_latency(msg.header, receive_ns, self.now_ns())
+
+    def close(self) -> None:
+        super().close()
+        for estimator in (self.estimator, self.source_estimator):
+            if estimator is not None:
+                estimator.close()
+
+
+def main(args=None) -> int:
+    return spin_node(lambda: PoseNode(), args)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

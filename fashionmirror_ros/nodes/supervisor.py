@@ -1,0 +1,160 @@
+"""`fashionmirror run`: the node graph of launch/mirror.launch.py without `ros2 launch`.
+
+Each node runs in its own process (python -m fashionmirror_ros.nodes.<name> --ros-args ...) with
+the same parameters file; a node that dies is restarted after a delay, as the launch file's
+respawn does. Used by the demo, the replay and the benchmark on pip-only machines.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fashionmirror_ros.pipeline.assets import find_data
+
+NODE_NAMES = ("pose_node", "cmn_node", "hsg_node")
+RESPAWN_DELAY_S = 1.0
+STOP_TIMEOUT_S = 10.0
+
+
+def default_params_file() -> Path:
+    return find_data("config/mirror.yaml")
+
+
+@dataclass
+class NodeSpec:
+    name: str
+    parameters: dict = field(default_factory=dict)
+    remappings: dict = field(default_factory=dict)
+
+    def command(self, params_file: Path) -> list[str]:
+        argv = [sys.executable, "-m", f"fashionmirror_ros.nodes.{self.name}", "--ros-args",
+                "--params-file", str(params_file)]
+        for key, value in self.parameters.items():
+            argv += ["-p", f"{key}:={format_parameter(value)}"]
+        for source, target in self.remappings.items():
+            argv += ["-r", f"{source}:={target}"]
+        return argv
+
+
+def format_parameter(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and value == "":
+        return "''"
+    return str(value)
+
+
+@dataclass
+class RunningNode:
+    spec: NodeSpec
+    process: subprocess.Popen
+    started: float
+    restarts: int = 0
+    died_at: float | None = None
+    exit_codes: list = field(default_factory=list)
+    restart_times: list = field(default_factory=list)
+
+
+class GraphSupervisor:
+    """Starts, watches, restarts and stops the node processes."""
+
+    def __init__(self, specs: list[NodeSpec], params_file: Path | None = None, respawn: bool = True,
+                 log_dir: Path | None = None, env: dict | None = None):
+        self.specs = specs
+        self.params_file = Path(params_file) if params_file else default_params_file()
+        self.respawn = respawn
+        self.log_dir = Path(log_dir) if log_dir else None
+        self.env = dict(os.environ if env is None else env)
+        self.nodes: dict[str, RunningNode] = {}
+
+    def _spawn(self, spec: NodeSpec) -> subprocess.Popen:
+        output = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            output = open(self.log_dir / f"{spec.name}.log", "ab")
+        return subprocess.Popen(spec.command(self.params_file), env=self.env, stdout=output,
+                                stderr=subprocess.STDOUT if output else None)
+
+    def start(self) -> "GraphSupervisor":
+        for spec in self.specs:
+            self.nodes[spec.name] = RunningNode(spec, self._spawn(spec), time.monotonic())
+        return self
+
+    def poll(self) -> list[str]:
+        """Restart nodes that exited (after RESPAWN_DELAY_S); returns the names restarted now."""
+        restarted = []
+        now = time.monotonic()
+        for node in self.nodes.values():
+            if node.process.poll() is None or not self.respawn:
+                continue
+            if node.died_at is None:
+                node.died_at = now
+            if now - node.died_at < RESPAWN_DELAY_S:
+                continue
+            node.exit_codes.append(node.process.returncode)
+            node.process = self._spawn(node.spec)
+            node.died_at = None
+            node.restarts += 1
+            node.restart_times.append(now)
+            restarted.append(node.spec.name)
+        return restarted
+
+    def dead(self) -> dict[str, int]:
+        return {name: node.process.returncode for name, node in self.nodes.items()
+                if node.process.poll() is not None}
+
+    def pids(self) -> dict[str, int]:
+        return {name: node.process.pid for name, node in self.nodes.items()}
+
+    def stop(self) -> dict[str, int]:
+        """SIGINT (clean rclpy shutdown), then SIGKILL after STOP_TIMEOUT_S; returns exit codes."""
+        for node in self.nodes.values():
+            if node.process.poll() is None:
+                node.process.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        codes = {}
+        for name, node in self.nodes.items():
+            try:
+                codes[name] = node.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                node.process.kill()
+                codes[name] = node.process.wait()
+        return codes
+
+    def __enter__(self) -> "GraphSupervisor":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def graph_specs(camera_topic: str = "/camera/image_raw", estimator: str | None = None,
+                model_parameters: dict | None = None) -> list[NodeSpec]:
+    """The three nodes with the usual overrides (camera remap, pose source, model parameters)."""
+    pose_parameters = {"estimator": estimator} if estimator else {}
+    remap = {"/camera/image_raw": camera_topic} if camera_topic != "/camera/image_raw" else {}
+    model_parameters = model_parameters or {}
+    return [NodeSpec("pose_node", pose_parameters, remap),
+            NodeSpec("cmn_node", dict(model_parameters)),
+            NodeSpec("hsg_node", dict(model_parameters))]
+
+
+def run_forever(supervisor: GraphSupervisor, poll_s: float = 0.2) -> int:
+    """`fashionmirror run`: supervise until Ctrl-C."""
+    supervisor.start()
+    print(f"fashionmirror run: started {supervisor.pids()} with {supervisor.params_file}", flush=True)
+    try:
+        while True:
+            for name in supervisor.poll():
+                print(f"fashionmirror run: {name} exited, restarted", flush=True)
+            time.sleep(poll_s)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        supervisor.stop()
+    return 0

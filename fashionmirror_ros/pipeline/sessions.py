@@ -1,0 +1,243 @@
+"""The stateful steps of a try-on stream: CMN masks (cmn_node) and SFE + HSG frames (hsg_node).
+
+Paper eq. 7: h_g^{t+1} = G_h(h^s, C, p^t -> p^{t+1}, CMN(h^{t-2..t}, C)), recurrent with h^0 = h^s.
+Our reading for a live stream:
+- Masks. On a new (h^s, C) the CMN runs in single-frame mode on the source: M_r (fixed for the
+  session) and M_c. Each generated frame fed back from /tryon/image is another CMN input: the
+  first two in single-frame mode, then multi-frame mode on the last three generated frames,
+  predicting M_c^{t+1}. In the pipelined graph the generator uses the newest M_c it has, which
+  may be one frame older than the paper's (the feedback lag, measured by the replay report).
+- Frames. p^0 is the source image's pose (pose_node estimates it). If it is not known yet, the
+  first camera pose stands in for it (h^0 = h^s is then assumed to be in that pose). When the
+  person leaves the view the recurrence is reset, so a returning person starts again from h^s.
+- Masks carry CRC-32 identifiers of the source and garment they were computed for; the
+  generator ignores masks for another source or garment (no old-garment mask after a swap).
+All images here are model-sized RGB uint8 (S, S, 3); masks uint8 (S, S) with 255 = 1.0.
+"""
+from __future__ import annotations
+
+from collections import deque
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from fashionmirror_ros.pipeline.images import image_crc
+from fashionmirror_ros.pose.skeleton import render_skeleton
+
+SINGLE_FRAME_STEPS = 2  # the paper's first two frames use single-frame CMN
+MULTI_FRAME_HISTORY = 3  # h^{t-2}, h^{t-1}, h^t
+
+
+class NonFiniteOutput(RuntimeError):
+    """A network produced NaN or inf (e.g. a corrupt checkpoint); nothing is published."""
+
+
+def select_device(name: str) -> torch.device:
+    """'auto' = cuda when available, else cpu; 'cpu'; 'cuda' / 'cuda:N' (error if absent)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device '{name}' requested but CUDA is not available (use 'auto' or 'cpu')")
+    return device
+
+
+@dataclass(frozen=True)
+class InferenceOptions:
+    device: torch.device
+    bf16_autocast: bool = False
+    channels_last: bool = True
+
+    def autocast(self):
+        if not self.bf16_autocast:
+            return nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+
+
+def image_tensor(rgb: np.ndarray, options: InferenceOptions) -> torch.Tensor:
+    """(S, S, 3) uint8 -> (1, 3, S, S) float in [0, 1] on the device."""
+    tensor = torch.from_numpy(np.ascontiguousarray(rgb)).to(options.device)
+    tensor = tensor.permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
+    return tensor.contiguous(memory_format=torch.channels_last) if options.channels_last else tensor
+
+
+def mask_tensor(mask: np.ndarray, options: InferenceOptions) -> torch.Tensor:
+    """(S, S) uint8 with 255 = 1 -> (1, 1, S, S) float in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(mask)).to(options.device)[None, None].float().div_(255.0)
+
+
+def checked(tensor: torch.Tensor, what: str) -> torch.Tensor:
+    if not torch.isfinite(tensor).all():
+        raise NonFiniteOutput(f"{what} contains NaN or inf; check the checkpoint")
+    return tensor
+
+
+def to_uint8_image(tensor: torch.Tensor) -> np.ndarray:
+    """(1, 3, S, S) in [0, 1] -> (S, S, 3) uint8."""
+    return (tensor[0].float().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).contiguous().cpu().numpy())
+
+
+def to_uint8_mask(tensor: torch.Tensor) -> np.ndarray:
+    """(1, 1, S, S) in [0, 1] -> (S, S) uint8."""
+    return tensor[0, 0].float().clamp(0, 1).mul(255).round().byte().cpu().numpy()
+
+
+@dataclass
+class Masks:
+    removed: np.ndarray  # M_r (S, S) uint8
+    cloth: np.ndarray  # M_c^{t+1} (S, S) uint8
+    multi_frame: bool
+    source_crc: int
+    garment_crc: int
+
+
+class MaskSession:
+    """cmn_node's state for one (h^s, C) pair."""
+
+    def __init__(self, model, options: InferenceOptions):
+        self.model = model
+        self.options = options
+        self.source: torch.Tensor | None = None
+        self.garment: torch.Tensor | None = None
+        self.source_crc = self.garment_crc = 0
+        self.removed_mask: np.ndarray | None = None
+        self.history: deque[torch.Tensor] = deque(maxlen=MULTI_FRAME_HISTORY)
+        self.steps = 0
+
+    @property
+    def ready(self) -> bool:
+        return self.source is not None and self.garment is not None
+
+    def missing(self) -> str | None:
+        if self.source is None:
+            return "no source image yet (topic or source_image_path)"
+        if self.garment is None:
+            return "no garment image yet (topic or garment_image_path)"
+        return None
+
+    def set_source(self, rgb: np.ndarray) -> None:
+        self.source, self.source_crc = image_tensor(rgb, self.options), image_crc(rgb)
+        self._restart()
+
+    def set_garment(self, rgb: np.ndarray) -> None:
+        self.garment, self.garment_crc = image_tensor(rgb, self.options), image_crc(rgb)
+        self._restart()
+
+    def _restart(self) -> None:
+        self.history.clear()
+        self.steps = 0
+        self.removed_mask = None
+
+    @torch.inference_mode()
+    def source_masks(self) -> Masks:
+        """Single-frame CMN on (h^s, C): M_r for the session and the first M_c."""
+        with self.options.autocast():
+            removed, cloth = self.model.masks_single(self.source, self.garment)
+        self.removed_mask = to_uint8_mask(checked(removed, "M_r"))
+        return Masks(self.removed_mask, to_uint8_mask(checked(cloth, "M_c")), False,
+                     self.source_crc, self.garment_crc)
+
+    @torch.inference_mode()
+    def on_generated(self, rgb: np.ndarray) -> Masks:
+        """A generated frame h^t came back: predict M_c^{t+1}."""
+        if self.removed_mask is None:
+            self.source_masks()
+        frame = image_tensor(rgb, self.options)
+        self.history.append(frame)
+        self.steps += 1
+        multi = self.steps > SINGLE_FRAME_STEPS and len(self.history) == MULTI_FRAME_HISTORY
+        with self.options.autocast():
+            if multi:
+                cloth = self.model.cloth_mask_multi(*self.history, self.garment)
+            else:
+                _, cloth = self.model.masks_single(frame, self.garment)
+        return Masks(self.removed_mask, to_uint8_mask(checked(cloth, "M_c^{t+1}")), multi,
+                     self.source_crc, self.garment_crc)
+
+
+class NotReady(RuntimeError):
+    """The generator lacks an input; str(error) names it."""
+
+
+class GenerationSession:
+    """hsg_node's recurrent state: h^t and p^t for the current (h^s, C, M_r, M_c)."""
+
+    def __init__(self, model, options: InferenceOptions, image_size: int):
+        self.model = model
+        self.options = options
+        self.size = image_size
+        self.source_rgb: np.ndarray | None = None
+        self.source: torch.Tensor | None = None
+        self.garment: torch.Tensor | None = None
+        self.source_crc = self.garment_crc = 0
+        self.source_skeleton: torch.Tensor | None = None
+        self.removed_mask: torch.Tensor | None = None
+        self.cloth_mask: torch.Tensor | None = None
+        self.previous_frame: torch.Tensor | None = None
+        self.previous_skeleton: torch.Tensor | None = None
+        self.frames_generated = 0
+
+    def skeleton(self, keypoints: np.ndarray) -> torch.Tensor:
+        """p^t (1, 3, S, S) from model-frame keypoints (137, 3)."""
+        return image_tensor(render_skeleton(keypoints, self.size, self.size), self.options)
+
+    def set_source(self, rgb: np.ndarray) -> None:
+        self.source_rgb = rgb
+        self.source, self.source_crc = image_tensor(rgb, self.options), image_crc(rgb)
+        self.source_skeleton = None
+        self._drop_masks()
+
+    def set_source_pose(self, keypoints: np.ndarray | None) -> None:
+        self.source_skeleton = None if keypoints is None else self.skeleton(keypoints)
+        self.reset()
+
+    def set_garment(self, rgb: np.ndarray) -> None:
+        self.garment, self.garment_crc = image_tensor(rgb, self.options), image_crc(rgb)
+        self._drop_masks()
+
+    def _drop_masks(self) -> None:
+        self.removed_mask = self.cloth_mask = None
+        self.reset()
+
+    def reset(self) -> None:
+        """Restart the recurrence at h^0 = h^s (new inputs, or the person left the view)."""
+        self.previous_frame = None
+        self.previous_skeleton = None
+
+    def offer_masks(self, masks: Masks) -> bool:
+        """Use `masks` if they were computed for this source and garment."""
+        if (masks.source_crc, masks.garment_crc) != (self.source_crc, self.garment_crc):
+            return False
+        self.removed_mask = mask_tensor(masks.removed, self.options)
+        self.cloth_mask = mask_tensor(masks.cloth, self.options)
+        return True
+
+    def missing(self) -> str | None:
+        if self.source is None:
+            return "no source image yet (topic or source_image_path)"
+        if self.garment is None:
+            return "no garment image yet (topic or garment_image_path)"
+        if self.cloth_mask is None:
+            return "no CMN masks yet for this source and garment (is cmn_node running?)"
+        return None
+
+    @torch.inference_mode()
+    def step(self, keypoints: np.ndarray) -> np.ndarray:
+        """One frame: SFE(p^t, p^{t+1}) then HSG (eq. 8) -> h_g^{t+1} as (S, S, 3) uint8."""
+        reason = self.missing()
+        if reason:
+            raise NotReady(reason)
+        skeleton_next = self.skeleton(keypoints)
+        if self.previous_frame is None:
+            self.previous_frame = self.source
+            self.previous_skeleton = (self.source_skeleton if self.source_skeleton is not None
+                                      else skeleton_next)
+        with self.options.autocast():
+            output = self.model.generate(self.source, self.removed_mask, self.garment, self.cloth_mask,
+                                         self.previous_frame, self.previous_skeleton, skeleton_next)
+        frame = checked(output.image, "h_g^{t+1}").float().clamp_(0, 1)
+        self.previous_frame, self.previous_skeleton = frame, skeleton_next
+        self.frames_generated += 1
+        return to_uint8_image(frame)
