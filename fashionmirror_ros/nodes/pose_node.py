@@ -19,7 +19,7 @@ from fashionmirror_ros.msg import PoseKeypoints
 from fashionmirror_ros.nodes.common import (LATCHED_QOS, OUTPUT_QOS, SENSOR_QOS, MirrorNode,
                                             StartupError, rgb_image_msg, spin_node, stamp_ns)
 from fashionmirror_ros.pipeline.framing import Letterbox
-from fashionmirror_ros.pose.estimators import MediaPipeHolisticEstimator
+from fashionmirror_ros.pose.estimators import make_estimator
 from fashionmirror_ros.pose.layout import NUM_KEYPOINTS
 from fashionmirror_ros.pose.skeleton import render_skeleton
 
@@ -42,11 +42,12 @@ def keypoints_array(msg: PoseKeypoints) -> np.ndarray:
 class PoseNode(MirrorNode):
     def __init__(self, **kwargs):
         super().__init__("pose_node", **kwargs)
-        self.estimator_name = self.param("estimator", "mediapipe",
-                                         "pose source: mediapipe (live) or recorded (keypoints topic)",
-                                         choices=("mediapipe", "recorded"))
-        complexity = self.param("model_complexity", 0, "MediaPipe Holistic model complexity",
-                                int_range=(0, 2))
+        self.estimator_name = self.param(
+            "estimator", "mediapipe", "pose source: mediapipe (Holistic, 137 points), mediapipe_pose "
+            "(body only, faster) or recorded (keypoints replayed from a topic)",
+            choices=("mediapipe", "mediapipe_pose", "recorded"))
+        complexity = self.param("model_complexity", 1, "MediaPipe model complexity (the 0.10.21 "
+                                "wheel ships the complexity-1 model only)", int_range=(0, 2))
         detection = self.param("min_detection_confidence", 0.5, "MediaPipe person detection threshold",
                                float_range=(0.0, 1.0))
         max_side = self.param("max_input_side", 320, "downscale camera frames to this longer side "
@@ -62,12 +63,13 @@ class PoseNode(MirrorNode):
         self.source_pose_pub = self.create_publisher(PoseKeypoints, "/tryon/source_keypoints", LATCHED_QOS)
 
         self.recorded: OrderedDict[int, np.ndarray] = OrderedDict()
-        if self.estimator_name == "mediapipe":
+        if self.estimator_name != "recorded":
             kwargs = dict(model_complexity=complexity, min_detection_confidence=detection,
                           max_input_side=max_side or None)
             try:
-                self.estimator = MediaPipeHolisticEstimator(**kwargs)
-                self.source_estimator = MediaPipeHolisticEstimator(static_image_mode=True, **kwargs)
+                self.estimator = make_estimator(self.estimator_name, **kwargs)
+                self.source_estimator = make_estimator(self.estimator_name, static_image_mode=True,
+                                                       **kwargs)
             except Exception as error:  # noqa: BLE001 - report any MediaPipe start-up failure
                 raise StartupError(f"MediaPipe Holistic could not start: {error}") from error
             self.create_subscription(Image, "/tryon/source_image", self.on_source, LATCHED_QOS)
