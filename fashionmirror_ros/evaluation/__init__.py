@@ -1,0 +1,17 @@
+"""ROS-free evaluation library for fashionmirror_ros.
+
+What lives here (each module's docstring carries its exact definitions):
+
+- ``metrics``: SSIM and PSNR on uint8 RGB images, mask IoU, temporal warping error (classical
+  DIS optical flow), the optional learned metrics LPIPS and VFID (3D-ResNet-18) that run only from
+  local weight files, the Frechet distance, and ``summarize`` for latency/metric statistics.
+- ``video``: mp4 writing and reading with OpenCV, contact sheets for quick visual checks.
+- ``plots``: latency histograms and timelines, the end-to-end latency plot, loss curves (PNG, Agg).
+- ``peak``: the measured 3x3-convolution peak (GFLOP/s) that achieved model throughput is compared
+  against in the benchmark report.
+- ``parsing_baseline``: a randomly initialised DeepLabv3-class human-parsing network, the
+  runtime baseline that the co-attention mask network (CMN) is timed against (paper section 4.3).
+
+Nothing here imports ROS, and nothing downloads anything: learned metrics read weight files the
+caller supplies and return ``None`` when none is given.
+"""
