@@ -51,13 +51,19 @@ def duration_msg(nanoseconds: int) -> DurationMsg:
     return DurationMsg(sec=nanoseconds // 1_000_000_000, nanosec=nanoseconds % 1_000_000_000)
 
 
+def image_msg(pixels, encoding: str, header):
+    """sensor_msgs/Image through cv_bridge, carrying `header` (the camera stamp) unchanged."""
+    msg = bridge.cv2_to_imgmsg(pixels, encoding=encoding)
+    msg.header = header
+    return msg
+
+
 def rgb_image_msg(rgb, header):
-    """sensor_msgs/Image rgb8 through cv_bridge, carrying `header` (the camera stamp) unchanged."""
-    return bridge.cv2_to_imgmsg(rgb, encoding="rgb8", header=header)
+    return image_msg(rgb, "rgb8", header)
 
 
 def mono_image_msg(mask, header):
-    return bridge.cv2_to_imgmsg(mask, encoding="mono8", header=header)
+    return image_msg(mask, "mono8", header)
 
 
 class MirrorNode(Node):

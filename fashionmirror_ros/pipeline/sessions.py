@@ -177,6 +177,7 @@ class GenerationSession:
         self.cloth_mask: torch.Tensor | None = None
         self.previous_frame: torch.Tensor | None = None
         self.previous_skeleton: torch.Tensor | None = None
+        self.previous_cloth_mask: torch.Tensor | None = None  # M_c^t, masks h^t after step one
         self.frames_generated = 0
 
     def skeleton(self, keypoints: np.ndarray) -> torch.Tensor:
@@ -205,6 +206,7 @@ class GenerationSession:
         """Restart the recurrence at h^0 = h^s (new inputs, or the person left the view)."""
         self.previous_frame = None
         self.previous_skeleton = None
+        self.previous_cloth_mask = None
 
     def offer_masks(self, masks: Masks) -> bool:
         """Use `masks` if they were computed for this source and garment."""
@@ -235,9 +237,12 @@ class GenerationSession:
             self.previous_skeleton = (self.source_skeleton if self.source_skeleton is not None
                                       else skeleton_next)
         with self.options.autocast():
+            # h^0 = h^s is masked with M_r; a generated h^t with its own clothing mask M_c^t.
             output = self.model.generate(self.source, self.removed_mask, self.garment, self.cloth_mask,
-                                         self.previous_frame, self.previous_skeleton, skeleton_next)
+                                         self.previous_frame, self.previous_skeleton, skeleton_next,
+                                         previous_removed_mask=self.previous_cloth_mask)
         frame = checked(output.image, "h_g^{t+1}").float().clamp_(0, 1)
         self.previous_frame, self.previous_skeleton = frame, skeleton_next
+        self.previous_cloth_mask = self.cloth_mask
         self.frames_generated += 1
         return to_uint8_image(frame)

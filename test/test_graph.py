@@ -1,0 +1,87 @@
+"""The three nodes as separate processes over real DDS, fed a short generated camera stream."""
+import time
+
+import numpy as np
+import pytest
+
+from conftest import requires_ros
+from graph_harness import GraphDriver, untrained_checkpoint
+
+FPS = 10.0
+FRAMES = 20
+NODES = {"pose_node", "cmn_node", "hsg_node"}
+STARTUP_TIMEOUT_S = 90
+
+
+@pytest.fixture(scope="module")
+def clip():
+    from fashionmirror_ros.data.synthetic import generate_clip, split_seed
+
+    return generate_clip(split_seed("test", 0), num_frames=FRAMES + 1)
+
+
+@pytest.fixture(scope="module")
+def graph(tmp_path_factory):
+    """The graph started by the same supervisor as `fashionmirror run` (recorded pose source)."""
+    import rclpy
+
+    from fashionmirror_ros.nodes.supervisor import GraphSupervisor, graph_specs
+
+    directory = tmp_path_factory.mktemp("graph")
+    checkpoint = untrained_checkpoint(directory / "checkpoint")
+    specs = graph_specs(estimator="recorded", model_parameters={"checkpoint": str(checkpoint)})
+    supervisor = GraphSupervisor(specs, log_dir=directory / "logs").start()
+    rclpy.init()
+    driver = GraphDriver()
+    try:
+        up = driver.wait_for(lambda: NODES <= set(driver.statuses()), STARTUP_TIMEOUT_S)
+        assert up, f"nodes did not come up: {supervisor.dead()}, see {directory / 'logs'}"
+        yield driver, supervisor
+    finally:
+        driver.close()
+        rclpy.try_shutdown()
+        supervisor.stop()
+
+
+@requires_ros
+def test_tryon_frames_arrive_with_camera_stamps_and_latency_is_reported(graph, clip):
+    driver, supervisor = graph
+    source_stamp = driver.stamp(0, FPS, base_s=500)
+    driver.publish_inputs(clip.frames[0], clip.garment, clip.keypoints[0], source_stamp)
+    assert driver.wait_for(lambda: driver.snapshot("masks"), 30), "cmn_node published no masks"
+
+    camera_stamps = []
+    for index in range(1, FRAMES + 1):
+        stamp = driver.stamp(index, FPS)
+        camera_stamps.append((stamp.sec, stamp.nanosec))
+        driver.publish_frame(clip.frames[index], clip.keypoints[index], stamp)
+        time.sleep(1.0 / FPS)
+    driver.wait_for(lambda: len(driver.snapshot("tryon")) >= FRAMES, 15)
+
+    received = driver.snapshot("tryon")
+    stamps = [(msg.header.stamp.sec, msg.header.stamp.nanosec) for msg, _ in received]
+    assert len(received) >= 0.8 * FRAMES, f"only {len(received)} of {FRAMES} try-on frames"
+    assert set(stamps) <= set(camera_stamps), "a /tryon/image stamp is not a camera stamp"
+    assert stamps == sorted(stamps), "frames arrived out of order"
+    first = received[0][0]
+    assert (first.encoding, first.height, first.width) == ("rgb8", 256, 256)
+    assert first.header.frame_id == "camera"
+    pixels = np.frombuffer(bytes(first.data), np.uint8)
+    assert pixels.size == 256 * 256 * 3 and pixels.std() > 0
+
+    latency = driver.snapshot("latency")
+    assert {msg.node_name for msg in latency} == NODES
+    for msg in latency:
+        assert (msg.header.stamp.sec, msg.header.stamp.nanosec) in set(camera_stamps)
+        duration_ns = msg.processing_duration.sec * 1e9 + msg.processing_duration.nanosec
+        assert 0 < duration_ns < 5e9
+
+    driver.wait_for(lambda: all(s.values and int(dict((v.key, v.value) for v in s.values)
+                                                   ["frames_processed"]) > 0
+                                for name, s in driver.statuses().items() if name in NODES), 5)
+    statuses = driver.statuses()
+    for name in NODES:
+        values = {item.key: item.value for item in statuses[name].values}
+        assert float(values["latency_p50_ms"]) > 0, (name, values)
+        assert int(values["frames_processed"]) > 0
+    assert not supervisor.dead()
