@@ -18,6 +18,13 @@ COMMANDS = {
 }
 
 
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Errors that mean bad input (a path, a file, a value): one line, exit 2, no traceback."""
+    from fashionmirror_ros.models.checkpoint import CheckpointError
+
+    return (CheckpointError, FileNotFoundError, NotADirectoryError, PermissionError, ValueError)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
@@ -32,7 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(COMMANDS[name][0])
     parser = argparse.ArgumentParser(prog=f"fashionmirror {name}", description=COMMANDS[name][1])
     module.add_arguments(parser)
-    return int(module.run(parser.parse_args(rest)) or 0)
+    args = parser.parse_args(rest)
+    try:
+        return int(module.run(args) or 0)
+    except _user_errors() as error:
+        print(f"fashionmirror {name}: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,0 +1,308 @@
+"""Model configuration: every width, dilation, sigma, lambda and loss weight lives here.
+
+Two presets:
+
+- ``paper``: the widths the paper's references imply. CMN is a DeepLabv3-class siamese
+  ResNet-101 (Bottleneck blocks 3-4-23-3, stem 64, layer3/layer4 dilated for output stride 8)
+  with ASPP 256 and rates 12/24/36, as in COSNet; SFE and HSG use GFLA-like widths
+  (flow estimator 32..256, generator 64..256) with instance normalisation; attentive layers at
+  1/8 and 1/4 of a 256 input (VGG19 relu4_1 / relu3_1 for the sample correctness loss).
+  It builds and runs; it is not meant to be fast.
+- ``realtime``: the product default, sized for a 2-core CPU where pose estimation, CMN and
+  SFE+HSG run in separate processes: CMN runs internally at 128 px with a one-block-per-stage
+  BasicBlock ResNet, SFE/HSG use 16..64 channels and BatchNorm. (Measured on a tiny batch:
+  without normalisation the generator's loss fell about half as fast; in eval mode BatchNorm
+  treats each sample on its own, and its inference cost measured within noise.)
+
+``tiny_config()`` builds a deliberately minimal configuration for unit tests and smoke runs
+(it is not a preset users pick).
+
+All dataclasses are frozen; ``ModelConfig.to_dict()`` gives a JSON-safe dict (tuples become
+lists) and ``ModelConfig.from_dict()`` restores it (lists become tuples again, unknown keys
+raise ``ValueError``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+NORM_KINDS = ("none", "instance", "batch")
+BLOCK_KINDS = ("basic", "bottleneck")
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+def _is_power_of_two(value: int) -> bool:
+    return value > 0 and value & (value - 1) == 0
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    return value
+
+
+def _tupled(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_tupled(item) for item in value)
+    return value
+
+
+def _reject_unknown(cls: type, data: Any, where: str) -> None:
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {unknown}")
+
+
+@dataclass(frozen=True)
+class CMNConfig:
+    """Co-attention Mask Network (paper sec. 3.1, eq. 1-2)."""
+
+    block: str = "bottleneck"  # ResNet block: "basic" or "bottleneck"
+    stem_width: int = 64  # conv1 output channels
+    stage_blocks: tuple[int, ...] = (3, 4, 23, 3)  # blocks in layer1..layer4
+    stage_widths: tuple[int, ...] = (64, 128, 256, 512)  # "planes" of layer1..layer4
+    # layer i replaces its stride 2 by dilation (layer1 never strides): (F, F, T, T) -> stride 8
+    dilate_stages: tuple[bool, ...] = (False, False, True, True)
+    aspp_channels: int = 256
+    aspp_rates: tuple[int, ...] = (12, 24, 36)  # three dilated 3x3 branches
+    head_channels: int = 256  # 3x3 conv of the prediction layers
+    # None: run at the input size. An int: resize so the longer side has this many pixels,
+    # predict there, upsample the masks to the input size.
+    internal_size: int | None = None
+
+    def __post_init__(self) -> None:
+        _require(self.block in BLOCK_KINDS, f"cmn.block must be one of {BLOCK_KINDS}")
+        _require(len(self.stage_blocks) == len(self.stage_widths) == len(self.dilate_stages),
+                 "cmn.stage_blocks, stage_widths and dilate_stages need one entry per stage")
+        _require(len(self.stage_blocks) >= 2, "cmn needs at least two ResNet stages")
+        _require(not self.dilate_stages[0], "cmn.dilate_stages[0] must be False (layer1 has stride 1)")
+        _require(len(self.aspp_rates) == 3, "cmn.aspp_rates needs three dilation rates")
+        _require(all(n >= 1 for n in self.stage_blocks), "cmn.stage_blocks must be >= 1")
+        _require(self.internal_size is None or self.internal_size >= 32,
+                 "cmn.internal_size must be None or >= 32")
+
+    @property
+    def output_stride(self) -> int:
+        """Backbone output stride: 4 after the stem, x2 for each non-dilated stage after layer1."""
+        return 4 * 2 ** sum(1 for dilated in self.dilate_stages[1:] if not dilated)
+
+
+@dataclass(frozen=True)
+class SFEConfig:
+    """Skeleton Flow Extraction (paper eq. 4)."""
+
+    encoder_widths: tuple[int, ...] = (32, 64, 128, 256, 256)  # 5 stride-2 layers per skeleton
+    # decoder channels from stride 2^(L-1) down to the finest attentive stride
+    decoder_widths: tuple[int, ...] = (256, 128, 64)
+    attentive_strides: tuple[int, ...] = (8, 4)  # attentive layers, coarse to fine
+    correlation_radius: int = 3  # local correlation p^{t+1} vs p^t over (2r+1)^2 offsets; 0 = off
+    norm: str = "instance"
+    leaky_slope: float = 0.2
+
+    def __post_init__(self) -> None:
+        _require(self.norm in NORM_KINDS, f"sfe.norm must be one of {NORM_KINDS}")
+        _require(len(self.attentive_strides) >= 1, "sfe needs at least one attentive layer")
+        _require(list(self.attentive_strides) == sorted(self.attentive_strides, reverse=True),
+                 "sfe.attentive_strides must be ordered coarse to fine")
+        for stride in self.attentive_strides:
+            _require(_is_power_of_two(stride) and stride >= 2,
+                     "sfe.attentive_strides must be powers of two >= 2")
+        bottom = 2 ** len(self.encoder_widths)
+        _require(max(self.attentive_strides) < bottom,
+                 "sfe.attentive_strides must be finer than the encoder's last stride")
+        levels = int(math.log2(bottom // min(self.attentive_strides)))
+        _require(len(self.decoder_widths) == levels,
+                 f"sfe.decoder_widths needs {levels} entries (strides {bottom // 2} .. "
+                 f"{min(self.attentive_strides)})")
+        _require(self.correlation_radius >= 0, "sfe.correlation_radius must be >= 0")
+
+    def decoder_strides(self) -> tuple[int, ...]:
+        """Strides of the decoder levels, coarse to fine (one per decoder width)."""
+        bottom = 2 ** len(self.encoder_widths)
+        return tuple(bottom // 2 ** (i + 1) for i in range(len(self.decoder_widths)))
+
+
+@dataclass(frozen=True)
+class HSGConfig:
+    """Human Sequence Generation (paper eq. 7-8)."""
+
+    encoder_widths: tuple[int, ...] = (64, 128, 256)  # channels at strides 2, 4, 8, ...
+    lambda_hs: float = 1.0  # weight of the source-human boost lambda_{h^s}
+    # lambda_{c_i}, one per attentive layer in SFE order (coarse to fine): grows as the
+    # receptive field shrinks (finer layers carry more garment detail, paper sec. 3.2)
+    lambda_ci: tuple[float, ...] = (0.5, 1.0)
+    warp_sigma: float = 2.0  # Gaussian sampling sigma (GFLA), in pixels of each level
+    stn_hidden: int = 64  # channels of the STN localisation conv
+    refine_convs: int = 2  # 3x3 convs per decoder level
+    norm: str = "instance"
+    leaky_slope: float = 0.2
+
+    def __post_init__(self) -> None:
+        _require(self.norm in NORM_KINDS, f"hsg.norm must be one of {NORM_KINDS}")
+        _require(self.warp_sigma > 0, "hsg.warp_sigma must be > 0")
+        _require(len(self.encoder_widths) >= 1, "hsg.encoder_widths must not be empty")
+        _require(self.refine_convs >= 1, "hsg.refine_convs must be >= 1")
+
+    def width_at(self, stride: int) -> int:
+        """Channels of the encoder features at ``stride`` (2 -> first entry)."""
+        return self.encoder_widths[int(math.log2(stride)) - 1]
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Loss weights (eq. 2, 5-6, 9-11). GFLA's reference weights: L1 5, correctness 5,
+    style 500, content 0.5."""
+
+    # CMN, eq. 2
+    cmn_l1: float = 1.0
+    cmn_bce: float = 1.0
+    cmn_patch: float = 1.0
+    cmn_patch_size: int = 16  # patch side in pixels of the mask
+    # spatial human / clothes (eq. 10)
+    human_l1: float = 5.0
+    human_content: float = 0.5
+    human_style: float = 500.0
+    clothes_l1: float = 5.0
+    clothes_content: float = 0.5
+    # temporal (eq. 11)
+    flow_correctness: float = 5.0
+    flow_level_weights: tuple[float, ...] = (1.0, 1.0)  # per attentive layer, coarse to fine
+    flow_smoothness: float = 0.01  # total variation of F^t (regulariser, replaces GFLA's affine one)
+    temporal_human: float = 1.0
+    temporal_clothes: float = 1.0
+    # VGG19 layers
+    content_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+    style_layers: tuple[str, ...] = ("relu2_1", "relu3_1", "relu4_1")
+    # which VGG layer supervises the flow of each attentive stride
+    correctness_layers: tuple[tuple[int, str], ...] = ((8, "relu4_1"), (4, "relu3_1"))
+    correctness_chunk: int = 1024  # target positions per block of the N x N cosine matrix
+    vgg_seed: int = 0  # init seed of the VGG19 when no ImageNet weight file is given
+
+    def __post_init__(self) -> None:
+        _require(self.cmn_patch_size >= 1, "loss.cmn_patch_size must be >= 1")
+        _require(self.correctness_chunk >= 1, "loss.correctness_chunk must be >= 1")
+
+    def correctness_layer_for(self, stride: int) -> str:
+        for layer_stride, layer in self.correctness_layers:
+            if layer_stride == stride:
+                return layer
+        raise ValueError(f"loss.correctness_layers has no VGG layer for stride {stride}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = "paper"
+    image_size: int = 256
+    cmn: CMNConfig = field(default_factory=CMNConfig)
+    sfe: SFEConfig = field(default_factory=SFEConfig)
+    hsg: HSGConfig = field(default_factory=HSGConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+
+    def __post_init__(self) -> None:
+        attentive = self.sfe.attentive_strides
+        _require(len(self.hsg.lambda_ci) == len(attentive),
+                 f"hsg.lambda_ci needs one value per attentive layer ({len(attentive)})")
+        _require(len(self.loss.flow_level_weights) == len(attentive),
+                 f"loss.flow_level_weights needs one value per attentive layer ({len(attentive)})")
+        needed = int(math.log2(max(attentive)))
+        _require(len(self.hsg.encoder_widths) == needed,
+                 f"hsg.encoder_widths needs {needed} entries (strides 2 .. {max(attentive)})")
+        for stride in attentive:
+            self.loss.correctness_layer_for(stride)
+        _require(self.image_size >= 2 ** len(self.sfe.encoder_widths),
+                 "image_size is smaller than the SFE encoder's total stride")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (tuples become lists)."""
+        return _jsonable(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "ModelConfig":
+        """Inverse of ``to_dict``; missing keys take the defaults, unknown keys raise."""
+        sections = {"cmn": CMNConfig, "sfe": SFEConfig, "hsg": HSGConfig, "loss": LossConfig}
+        _reject_unknown(cls, data, "config")
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in sections:
+                _reject_unknown(sections[key], value, key)
+                kwargs[key] = sections[key](**{k: _tupled(v) for k, v in value.items()})
+            else:
+                kwargs[key] = value
+        return cls(**kwargs)
+
+
+def _paper() -> ModelConfig:
+    return ModelConfig(name="paper")
+
+
+def _realtime() -> ModelConfig:
+    return ModelConfig(
+        name="realtime",
+        cmn=CMNConfig(
+            block="basic",
+            stem_width=16,
+            stage_blocks=(1, 1, 1, 1),
+            stage_widths=(16, 32, 48, 64),
+            dilate_stages=(False, False, True, True),
+            aspp_channels=48,
+            # the 128 px internal input gives a 16 x 16 map at stride 8: DeepLab's 12/24/36
+            # would reach past the map, so the rates shrink with it
+            aspp_rates=(2, 4, 6),
+            head_channels=48,
+            internal_size=128,
+        ),
+        sfe=SFEConfig(
+            encoder_widths=(16, 24, 32, 48, 64),
+            decoder_widths=(48, 32, 24),
+            attentive_strides=(8, 4),
+            correlation_radius=3,
+            norm="batch",
+        ),
+        hsg=HSGConfig(
+            encoder_widths=(16, 32, 48),
+            lambda_hs=1.0,
+            lambda_ci=(0.5, 1.0),
+            warp_sigma=2.0,
+            stn_hidden=32,
+            refine_convs=1,
+            norm="batch",
+        ),
+    )
+
+
+PRESETS: dict[str, ModelConfig] = {"paper": _paper(), "realtime": _realtime()}
+
+
+def get_preset(name: str) -> ModelConfig:
+    """The preset called ``name``; ``ValueError`` naming the valid presets otherwise."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown model preset {name!r}; valid presets: "
+                         f"{', '.join(sorted(PRESETS))}") from None
+
+
+def tiny_config(image_size: int = 64) -> ModelConfig:
+    """A minimal configuration for unit tests and smoke runs (milliseconds per step)."""
+    return ModelConfig(
+        name="tiny",
+        image_size=image_size,
+        cmn=CMNConfig(block="basic", stem_width=8, stage_blocks=(1, 1, 1, 1),
+                      stage_widths=(8, 8, 16, 16), aspp_channels=16, aspp_rates=(1, 2, 3),
+                      head_channels=16, internal_size=None),
+        sfe=SFEConfig(encoder_widths=(8, 8, 16, 16, 16), decoder_widths=(16, 16, 8),
+                      correlation_radius=1, norm="batch"),
+        hsg=HSGConfig(encoder_widths=(8, 16, 16), stn_hidden=8, refine_convs=1, norm="batch"),
+        loss=LossConfig(correctness_chunk=256),
+    )

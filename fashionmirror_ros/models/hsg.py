@@ -1,0 +1,187 @@
+"""Human Sequence Generation, HSG (paper eq. 7-8).
+
+Inputs (all (B, C, H, W) float in [0, 1] on the same H x W grid):
+- h_m^s = h^s * (1 - M_r): the source human with its clothes removed (masking is done by the
+  caller, ``FashionMirror.generate``);
+- h_m^t: the previous frame h^t, masked by the caller (with M_r for h^0 = h^s, with M_c^t
+  after; see ``mirror``);
+- C: the garment image; M_c^{t+1}: the try-on clothing mask of the next frame (B, 1, H, W);
+- the SFE flow fields (F^t_i, m^t_i), coarse to fine.
+
+At each attentive layer i (eq. 8):
+
+    (e_g^{t+1})_i = GaussianWarp((e_m^t)_i, (F^t)_i)
+                    + lambda_hs * (e_m^s)_i * (m^t)_i
+                    + lambda_ci * STN((e_c)_i) * (e_{M_c^{t+1}})_i
+
+and a decoder refines the e_g^{t+1} into h_g^{t+1} (B, 3, H, W) in [0, 1] (sigmoid).
+
+Open choices
+- One human encoder (shared weights) for h_m^s and h_m^t, so that warped previous-frame features
+  and source features live in the same space before they are added; separate encoders for C
+  (3 channels) and M_c^{t+1} (1 channel). Each is a chain of stride-2 conv layers; the features
+  at the attentive strides (default 1/8 and 1/4) are used; widths of the garment and mask
+  encoders are equal so STN(e_c) * e_Mc is elementwise.
+- STN: one affine transform per sample, predicted from [e_c, e_Mc] at the coarsest attentive
+  level (stride-2 conv, global average, linear layer initialised to the identity transform) and
+  applied to e_c at every attentive level (bilinear ``grid_sample``, zeros outside,
+  align_corners=False, so one theta means the same placement at every resolution).
+- lambda_ci per layer comes from the config, coarse to fine, growing toward finer layers.
+- Decoder: starting from e_g at the coarsest attentive stride, each finer level upsamples,
+  concatenates the e_g of that level when it is attentive, fuses with a 1x1 conv and refines
+  with ``refine_convs`` 3x3 convs; the last level (stride 2) predicts 3 x 4 channels that a
+  pixel shuffle turns into the full-resolution image (no full-resolution conv, for CPU speed).
+- Pose enters HSG through F^t, m^t and M_c^{t+1} only, as eq. 8 states.
+- Streaming: ``encode_source`` and ``encode_garment`` can be cached (the source and garment do not
+  change between frames); ``generate_from_encodings`` does the per-frame work.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .config import HSGConfig
+from .layers import ConvNormAct, StridedEncoder, UpsampleFuse
+from .sfe import FlowField
+from .warping import gaussian_warp, resize_flow
+
+PIXEL_SHUFFLE_FACTOR = 2  # the decoder's last level is at stride 2
+
+
+class GarmentSTN(nn.Module):
+    """Predicts one affine theta (B, 2, 3) from [e_c, e_Mc] and warps garment features with it."""
+
+    def __init__(self, channels: int, hidden: int, slope: float) -> None:
+        super().__init__()
+        self.localization = nn.Sequential(
+            ConvNormAct(2 * channels, hidden, "none", slope, stride=2),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+        )
+        self.theta = nn.Linear(hidden, 6)
+        nn.init.zeros_(self.theta.weight)
+        with torch.no_grad():
+            self.theta.bias.copy_(torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]))
+
+    def predict(self, garment_feature: Tensor, mask_feature: Tensor) -> Tensor:
+        hidden = self.localization(torch.cat([garment_feature, mask_feature], dim=1))
+        return self.theta(hidden).view(-1, 2, 3)
+
+    @staticmethod
+    def warp(feature: Tensor, theta: Tensor) -> Tensor:
+        grid = F.affine_grid(theta, list(feature.shape), align_corners=False)
+        return F.grid_sample(feature, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+class DecoderLevel(nn.Module):
+    """[upsample(x), e_g of this level if attentive] -> 1x1 fuse -> refine_convs x 3x3."""
+
+    def __init__(self, in_channels: int, skip_channels: int, out_channels: int, config: HSGConfig) -> None:
+        super().__init__()
+        self.fuse = UpsampleFuse(in_channels, skip_channels, out_channels, config.leaky_slope)
+        self.refine = nn.Sequential(*[
+            ConvNormAct(out_channels, out_channels, config.norm, config.leaky_slope)
+            for _ in range(config.refine_convs)
+        ])
+
+    def forward(self, x: Tensor, size: tuple[int, int], fused: Tensor | None) -> Tensor:
+        return self.refine(self.fuse(x, size, fused))
+
+
+class HumanSequenceGenerator(nn.Module):
+    """HSG. ``forward(source_masked, previous_masked, garment, cloth_mask_next, flow_fields)``
+    -> h_g^{t+1} (B, 3, H, W) in [0, 1]."""
+
+    def __init__(self, config: HSGConfig, attentive_strides: Sequence[int]) -> None:
+        super().__init__()
+        self.config = config
+        self.attentive_strides = tuple(attentive_strides)
+        if len(config.lambda_ci) != len(self.attentive_strides):
+            raise ValueError("hsg.lambda_ci needs one value per attentive layer")
+        widths = config.encoder_widths
+        slope = config.leaky_slope
+        self.human_encoder = StridedEncoder(3, widths, config.norm, slope)
+        self.garment_encoder = StridedEncoder(3, widths, config.norm, slope)
+        self.mask_encoder = StridedEncoder(1, widths, config.norm, slope)
+        self.stn = GarmentSTN(config.width_at(max(self.attentive_strides)), config.stn_hidden, slope)
+        self.bottom = nn.Sequential(*[
+            ConvNormAct(widths[-1], widths[-1], config.norm, slope) for _ in range(config.refine_convs)
+        ])
+        self.levels = nn.ModuleList()
+        for index in range(len(widths) - 2, -1, -1):  # strides max/2 .. 2
+            stride = 2 ** (index + 1)
+            skip_channels = widths[index] if stride in self.attentive_strides else 0
+            self.levels.append(DecoderLevel(widths[index + 1], skip_channels, widths[index], config))
+        self.to_rgb = nn.Conv2d(widths[0], 3 * PIXEL_SHUFFLE_FACTOR ** 2, 3, padding=1)
+
+    # -- encoders (cacheable) -------------------------------------------------------------
+    def _at_strides(self, features: list[Tensor]) -> dict[int, Tensor]:
+        return {stride: features[stride.bit_length() - 2] for stride in self.attentive_strides}
+
+    def encode_source(self, source_masked: Tensor) -> dict[int, Tensor]:
+        """(e_m^s)_i by stride."""
+        return self._at_strides(self.human_encoder(source_masked))
+
+    def encode_garment(self, garment: Tensor) -> dict[int, Tensor]:
+        """(e_c)_i by stride."""
+        return self._at_strides(self.garment_encoder(garment))
+
+    # -- generation ----------------------------------------------------------------------
+    def forward(self, source_masked: Tensor, previous_masked: Tensor, garment: Tensor,
+                cloth_mask_next: Tensor, flow_fields: Sequence[FlowField]) -> Tensor:
+        return self.generate_from_encodings(self.encode_source(source_masked), previous_masked,
+                                            self.encode_garment(garment), cloth_mask_next, flow_fields)
+
+    def generate_from_encodings(self, source_features: dict[int, Tensor], previous_masked: Tensor,
+                                garment_features: dict[int, Tensor], cloth_mask_next: Tensor,
+                                flow_fields: Sequence[FlowField]) -> Tensor:
+        fields = self._fields_by_stride(flow_fields)
+        previous_features = self._at_strides(self.human_encoder(previous_masked))
+        mask_features = self._at_strides(self.mask_encoder(cloth_mask_next))
+        coarsest = max(self.attentive_strides)
+        theta = self.stn.predict(garment_features[coarsest], mask_features[coarsest])
+        fused = {}
+        for stride, lambda_ci in zip(self.attentive_strides, self.config.lambda_ci):
+            fused[stride] = self.fuse_level(
+                previous_features[stride], source_features[stride], garment_features[stride],
+                mask_features[stride], fields[stride], theta, lambda_ci)
+        return self.decode(fused, tuple(previous_masked.shape[-2:]))
+
+    def fuse_level(self, e_m_t: Tensor, e_m_s: Tensor, e_c: Tensor, e_mc: Tensor,
+                   field: FlowField, theta: Tensor, lambda_ci: float) -> Tensor:
+        """Eq. 8 at one attentive layer."""
+        size = tuple(e_m_t.shape[-2:])
+        flow = resize_flow(field.flow, size)
+        selection = field.selection_mask
+        if tuple(selection.shape[-2:]) != size:
+            selection = F.interpolate(selection, size=size, mode="bilinear", align_corners=False)
+        warped_previous = gaussian_warp(e_m_t, flow, self.config.warp_sigma)
+        source_boost = self.config.lambda_hs * e_m_s * selection
+        garment_term = lambda_ci * GarmentSTN.warp(e_c, theta) * e_mc
+        return warped_previous + source_boost + garment_term
+
+    def decode(self, fused: dict[int, Tensor], output_size: tuple[int, int]) -> Tensor:
+        coarsest = max(self.attentive_strides)
+        x = self.bottom(fused[coarsest])
+        stride = coarsest
+        for level in self.levels:
+            stride //= 2
+            skip = fused.get(stride)
+            # an attentive level fixes the size; between them the size doubles
+            size = tuple(skip.shape[-2:]) if skip is not None else (2 * x.shape[-2], 2 * x.shape[-1])
+            x = level(x, size, skip)
+        image = torch.sigmoid(F.pixel_shuffle(self.to_rgb(x), PIXEL_SHUFFLE_FACTOR))
+        if tuple(image.shape[-2:]) != tuple(output_size):
+            image = F.interpolate(image, size=output_size, mode="bilinear", align_corners=False)
+        return image
+
+    def _fields_by_stride(self, flow_fields: Sequence[FlowField]) -> dict[int, FlowField]:
+        fields = {field.stride: field for field in flow_fields}
+        missing = [s for s in self.attentive_strides if s not in fields]
+        if missing:
+            raise ValueError(f"flow fields for strides {missing} are missing "
+                             f"(got strides {sorted(fields)})")
+        return fields

@@ -1,0 +1,122 @@
+"""Parameter counts and FLOPs of each network for a preset (``fashionmirror model-info``).
+
+FLOPs are counted with ``torch.utils.flop_counter.FlopCounterMode`` for batch 1: it counts
+2 FLOPs per multiply-accumulate of convolutions and matrix products (conv, mm, bmm, addmm,
+baddbmm, ...) and nothing for elementwise work (normalisation, activations, softmax,
+interpolation, the Gaussian-warp gathers, grid_sample, SFE's correlation products). GFLOPs are
+these FLOPs / 1e9. The models are built on the ``meta`` device, so counting costs no compute.
+
+Entries
+- cmn_single: CMN(h^s, C) -> (M_r, M_c), all four siamese passes counted as they run.
+- cmn_multi: CMN(h^{t-2}, h^{t-1}, h^t, C) -> M_c^{t+1}, four encoder passes.
+- cmn_multi_cached: the same step when the node keeps the embeddings of C and of the two
+  previous frames (one encoder pass + fusion + co-attention + head).
+- sfe: SFE(p^t, p^{t+1}).
+- hsg: HSG with every encoder run; hsg_cached: h_m^s and C encodings kept between frames.
+- total_per_frame: cmn_multi + sfe + hsg; total_per_frame_cached: the cached variants.
+
+``fashionmirror model-info [--preset realtime|paper|all] [--image-size 256]`` prints the result
+as JSON (``add_arguments`` / ``run`` are the CLI hooks).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from typing import Callable
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from .config import PRESETS, ModelConfig, get_preset
+from .mirror import FashionMirror
+
+FLOP_COUNTING_NOTE = (
+    "torch.utils.flop_counter.FlopCounterMode, batch 1: 2 FLOPs per multiply-accumulate of "
+    "convolutions and matrix products; elementwise ops (norms, activations, softmax, "
+    "interpolation, Gaussian-warp gathers, grid_sample, correlation products) are not counted"
+)
+
+
+def _count_flops(run: Callable[[], object]) -> int:
+    with FlopCounterMode(display=False) as counter:
+        with torch.no_grad():
+            run()
+    return int(counter.get_total_flops())
+
+
+def _params(*modules: nn.Module) -> int:
+    return sum(p.numel() for module in modules for p in module.parameters())
+
+
+def _entry(params: int, flops: int) -> dict[str, float | int]:
+    return {"params": params, "gflops": round(flops / 1e9, 4)}
+
+
+def model_info(preset: str | ModelConfig, image_size: int = 256) -> dict:
+    """Per network: {"params": int, "gflops": float}; see the module docstring."""
+    config = get_preset(preset) if isinstance(preset, str) else preset
+    config = dataclasses.replace(config, image_size=image_size)
+    device = torch.device("meta")
+    with device:
+        model = FashionMirror(config).eval()
+    image = torch.empty(1, 3, image_size, image_size, device=device)
+    mask = torch.empty(1, 1, image_size, image_size, device=device)
+    cmn, sfe, hsg = model.cmn, model.sfe, model.hsg
+
+    with torch.no_grad():  # inputs of the cached variants
+        fields = sfe(image, image)
+        embedding = cmn.encode(image)
+        source_features = hsg.encode_source(image)
+        garment_features = hsg.encode_garment(image)
+    size = (image_size, image_size)
+
+    flops = {
+        "cmn_single": _count_flops(lambda: cmn(image, image)),
+        "cmn_multi": _count_flops(lambda: cmn.forward_multi(image, image, image, image)),
+        "cmn_multi_cached": _count_flops(lambda: cmn.next_cloth_mask_from_embeddings(
+            embedding, embedding, cmn.encode(image), embedding, size)),
+        "sfe": _count_flops(lambda: sfe(image, image)),
+        "hsg": _count_flops(lambda: hsg(image, image, image, mask, fields)),
+        "hsg_cached": _count_flops(lambda: hsg.generate_from_encodings(
+            source_features, image, garment_features, mask, fields)),
+    }
+    cmn_single_params = _params(cmn.encoder, cmn.attention, cmn.single_head)
+    cmn_multi_params = _params(cmn.encoder, cmn.attention, cmn.frame_fusion, cmn.multi_head)
+    networks = {
+        "cmn_single": _entry(cmn_single_params, flops["cmn_single"]),
+        "cmn_multi": _entry(cmn_multi_params, flops["cmn_multi"]),
+        "cmn_multi_cached": _entry(cmn_multi_params, flops["cmn_multi_cached"]),
+        "sfe": _entry(_params(sfe), flops["sfe"]),
+        "hsg": _entry(_params(hsg), flops["hsg"]),
+        "hsg_cached": _entry(_params(hsg), flops["hsg_cached"]),
+        "total_per_frame": _entry(_params(model),
+                                  flops["cmn_multi"] + flops["sfe"] + flops["hsg"]),
+        "total_per_frame_cached": _entry(_params(model), flops["cmn_multi_cached"]
+                                         + flops["sfe"] + flops["hsg_cached"]),
+    }
+    return {
+        "preset": config.name,
+        "image_size": image_size,
+        "cmn_internal_size": config.cmn.internal_size,
+        "flop_counting": FLOP_COUNTING_NOTE,
+        "networks": networks,
+    }
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", default="all", choices=sorted(PRESETS) + ["all"],
+                        help="model preset, or all presets (default: all)")
+    parser.add_argument("--image-size", type=int, default=256, help="square input size in pixels")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.image_size < 32:
+        print("fashionmirror model-info: --image-size must be at least 32", file=sys.stderr)
+        return 2
+    names = sorted(PRESETS) if args.preset == "all" else [args.preset]
+    result = {name: model_info(name, args.image_size) for name in names}
+    print(json.dumps(result if args.preset == "all" else result[args.preset], indent=2))
+    return 0

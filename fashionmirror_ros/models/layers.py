@@ -1,0 +1,81 @@
+"""Small building blocks shared by SFE and HSG (conv + normalisation + LeakyReLU)."""
+from __future__ import annotations
+
+from torch import Tensor, nn
+import torch.nn.functional as F
+
+
+def make_norm(kind: str, channels: int) -> nn.Module:
+    """"none" -> Identity, "instance" -> affine InstanceNorm, "batch" -> BatchNorm."""
+    if kind == "none":
+        return nn.Identity()
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    raise ValueError(f"unknown norm {kind!r}")
+
+
+class ConvNormAct(nn.Sequential):
+    """kxk conv (stride s) + norm + LeakyReLU. The conv has a bias only without BatchNorm.
+
+    Weights use Kaiming-normal init for LeakyReLU(slope) (fan-in), biases zero: without
+    normalisation layers PyTorch's default init shrinks activations at every layer, which
+    starves deep conv stacks of gradient at the start of training.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, norm: str, slope: float,
+                 kernel: int = 3, stride: int = 1) -> None:
+        conv = nn.Conv2d(in_channels, out_channels, kernel, stride=stride, padding=kernel // 2,
+                         bias=norm != "batch")
+        nn.init.kaiming_normal_(conv.weight, a=slope, nonlinearity="leaky_relu")
+        if conv.bias is not None:
+            nn.init.zeros_(conv.bias)
+        super().__init__(conv, make_norm(norm, out_channels), nn.LeakyReLU(slope, inplace=True))
+
+
+class StridedEncoder(nn.Module):
+    """A chain of stride-2 ConvNormAct layers; returns the feature of every level.
+
+    (B, in, H, W) -> [(B, widths[0], H/2, W/2), (B, widths[1], H/4, W/4), ...].
+    """
+
+    def __init__(self, in_channels: int, widths: tuple[int, ...], norm: str, slope: float) -> None:
+        super().__init__()
+        channels = (in_channels,) + tuple(widths)
+        self.layers = nn.ModuleList(
+            ConvNormAct(channels[i], channels[i + 1], norm, slope, stride=2)
+            for i in range(len(widths))
+        )
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        features = []
+        for layer in self.layers:
+            x = layer(x)
+            features.append(x)
+        return features
+
+
+class UpsampleFuse(nn.Module):
+    """LeakyReLU(W [up(x), skip] + b) for a 1x1 conv W, computed as up(W_x x) + W_s skip + b.
+
+    A 1x1 conv commutes with bilinear upsampling (both are linear and the interpolation weights
+    sum to 1, so the bias commutes too): applying W_x before upsampling gives the same result
+    with 4x less work on x and no upsampled copy of the wide input.
+    """
+
+    def __init__(self, in_channels: int, skip_channels: int, out_channels: int, slope: float) -> None:
+        super().__init__()
+        self.reduce = nn.Conv2d(in_channels, out_channels, 1)
+        self.skip = nn.Conv2d(skip_channels, out_channels, 1, bias=False) if skip_channels else None
+        for conv in (self.reduce, self.skip):
+            if conv is not None:
+                nn.init.kaiming_normal_(conv.weight, a=slope, nonlinearity="leaky_relu")
+        nn.init.zeros_(self.reduce.bias)
+        self.activation = nn.LeakyReLU(slope, inplace=True)
+
+    def forward(self, x: Tensor, size: tuple[int, int], skip: Tensor | None = None) -> Tensor:
+        x = F.interpolate(self.reduce(x), size=size, mode="bilinear", align_corners=False)
+        if self.skip is not None and skip is not None:
+            x = x + self.skip(skip)
+        return self.activation(x)

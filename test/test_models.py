@@ -1,0 +1,387 @@
+"""Configs, backbones, CMN, SFE, HSG, FashionMirror and model_info."""
+import dataclasses
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from fashionmirror_ros.models import (
+    PRESETS,
+    CoAttentionMaskNetwork,
+    FashionMirror,
+    HumanSequenceGenerator,
+    ModelConfig,
+    ResNetBackbone,
+    SkeletonFlowExtractor,
+    VGG19FeatureExtractor,
+    WeightLoadError,
+    cmn_single_loss,
+    get_preset,
+    load_torchvision_weights,
+    model_info,
+    tiny_config,
+)
+from fashionmirror_ros.models.backbones import vgg19_layer_indices
+from fashionmirror_ros.models.losses import FlowCorrectnessLoss
+from fashionmirror_ros.models.sfe import FlowField, local_correlation
+from fashionmirror_ros.models.warping import gaussian_warp
+
+SIZE = 64
+
+
+@pytest.fixture(autouse=True, scope="module")
+def single_thread():
+    """Tiny tensors run faster on one thread, and stay fast when other jobs share the 2 cores
+    (measured: 10 s vs 34 s for these files under load); the setting is restored afterwards."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture
+def config():
+    return tiny_config(SIZE)
+
+
+def images(batch=2, channels=3, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    return torch.rand(batch, channels, SIZE, SIZE, generator=generator)
+
+
+# -- config -------------------------------------------------------------------------------
+def test_presets_round_trip_through_json():
+    for name, preset in PRESETS.items():
+        restored = ModelConfig.from_dict(json.loads(json.dumps(preset.to_dict())))
+        assert restored == preset and restored.name == name
+    assert get_preset("realtime") is PRESETS["realtime"]
+
+
+def test_unknown_preset_names_the_valid_ones():
+    with pytest.raises(ValueError, match="paper.*realtime"):
+        get_preset("fast")
+
+
+def test_config_rejects_unknown_keys_and_inconsistent_values():
+    data = tiny_config().to_dict()
+    data["hsg"]["colour"] = 1
+    with pytest.raises(ValueError, match="colour"):
+        ModelConfig.from_dict(data)
+    with pytest.raises(ValueError, match="lambda_ci"):
+        dataclasses.replace(tiny_config(), hsg=dataclasses.replace(tiny_config().hsg, lambda_ci=(1.0,)))
+
+
+def test_presets_stride_8_and_realtime_runs_at_128_internally():
+    for preset in PRESETS.values():
+        assert preset.cmn.output_stride == 8
+        assert preset.sfe.attentive_strides == (8, 4)
+        assert preset.hsg.lambda_ci[0] < preset.hsg.lambda_ci[-1]  # grows toward finer layers
+    assert PRESETS["realtime"].cmn.internal_size == 128
+
+
+# -- backbones ----------------------------------------------------------------------------
+def test_resnet_has_torchvision_names_and_output_stride_8():
+    net = ResNetBackbone("bottleneck", (1, 1, 2, 1), (8, 8, 8, 8), stem_width=8,
+                         dilate_stages=(False, False, True, True))
+    keys = set(net.state_dict())
+    for key in ("conv1.weight", "bn1.running_mean", "layer1.0.conv3.weight",
+                "layer1.0.downsample.0.weight", "layer1.0.downsample.1.weight",
+                "layer3.1.bn2.num_batches_tracked", "layer4.0.conv2.weight"):
+        assert key in keys
+    assert net(torch.rand(1, 3, 64, 64)).shape == (1, 32, 8, 8)
+    assert net.layer4[0].conv2.dilation == (2, 2)  # first block keeps the previous dilation
+    assert net.layer3[1].conv2.dilation == (2, 2)
+
+
+def test_vgg19_layer_positions_match_torchvision():
+    indices = vgg19_layer_indices()
+    assert (indices["relu1_1"], indices["relu2_1"], indices["relu3_1"], indices["relu4_1"]) == (1, 6, 11, 20)
+    vgg = VGG19FeatureExtractor(("relu3_1", "relu4_1"))
+    out = vgg(torch.rand(1, 3, 64, 64))
+    assert out["relu3_1"].shape == (1, 256, 16, 16) and out["relu4_1"].shape == (1, 512, 8, 8)
+    assert len(vgg.features) == 21 and "features.19.weight" in vgg.state_dict()
+    assert not any(p.requires_grad for p in vgg.parameters())
+    vgg.train()
+    assert not vgg.training
+    again = VGG19FeatureExtractor(("relu3_1", "relu4_1"))
+    assert torch.equal(again.features[0].weight, vgg.features[0].weight)  # fixed seed
+
+
+def _torchvision_style_file(module, tmp_path, extra):
+    state = {key: torch.randn_like(value.float()).to(value.dtype) if value.is_floating_point()
+             else value.clone() for key, value in module.state_dict().items()}
+    state.update(extra)
+    return state
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".pth"])
+def test_backbone_weights_load_from_safetensors_and_pth(tmp_path, suffix):
+    from safetensors.torch import save_file
+
+    net = ResNetBackbone("basic", (1, 1, 1, 1), (8, 8, 16, 16), stem_width=8)
+    state = _torchvision_style_file(net, tmp_path, {"fc.weight": torch.randn(10, 16), "fc.bias": torch.randn(10)})
+    state.pop("layer2.0.bn1.num_batches_tracked")  # old torchvision files lack these
+    path = tmp_path / f"resnet{suffix}"
+    if suffix == ".safetensors":
+        save_file(state, str(path))
+    else:
+        torch.save(state, str(path))
+    loaded = load_torchvision_weights(net, path)
+    assert "fc.weight" not in loaded and "conv1.weight" in loaded
+    assert torch.equal(net.layer2[0].conv1.weight, state["layer2.0.conv1.weight"])
+
+
+def test_vgg_extractor_loads_a_torchvision_file(tmp_path):
+    from safetensors.torch import save_file
+
+    state = {"features.0.weight": torch.randn(64, 3, 3, 3), "features.0.bias": torch.randn(64),
+             "features.2.weight": torch.randn(64, 64, 3, 3), "classifier.0.weight": torch.randn(4, 4)}
+    path = tmp_path / "vgg19.safetensors"
+    save_file(state, str(path))
+    vgg = VGG19FeatureExtractor(("relu1_1",), weights_path=path)
+    assert vgg.pretrained and torch.equal(vgg.features[0].weight, state["features.0.weight"])
+
+
+def test_shape_mismatch_and_missing_file_raise_naming_the_problem(tmp_path):
+    from safetensors.torch import save_file
+
+    net = ResNetBackbone("basic", (1, 1), (8, 16), stem_width=8)
+    state = _torchvision_style_file(net, tmp_path, {})
+    state["layer2.0.conv2.weight"] = torch.randn(16, 16, 1, 1)
+    path = tmp_path / "bad.safetensors"
+    save_file(state, str(path))
+    with pytest.raises(WeightLoadError, match=r"layer2\.0\.conv2\.weight.*\(16, 16, 1, 1\).*\(16, 16, 3, 3\)"):
+        load_torchvision_weights(net, path)
+    with pytest.raises(WeightLoadError, match="not found"):
+        load_torchvision_weights(net, tmp_path / "absent.pth")
+    del state["layer2.0.conv2.weight"]
+    save_file(state, str(path))
+    with pytest.raises(WeightLoadError, match="layer2.0.conv2.weight"):
+        load_torchvision_weights(net, path)
+
+
+# -- CMN ----------------------------------------------------------------------------------
+def test_co_attention_matches_einsum(config):
+    torch.manual_seed(0)
+    cmn = CoAttentionMaskNetwork(config.cmn)
+    with torch.no_grad():
+        cmn.attention.weight.weight.normal_()
+    e_h, e_c = torch.randn(2, 16, 12), torch.randn(2, 16, 20)  # N_h = 12, N_c = 20
+    e_ca, e_ha = cmn.co_attention(e_h, e_c)
+    w = cmn.attention.weight.weight
+    s = torch.einsum("bci,cd,bdj->bij", e_h, w, e_c)  # S = e_h^T W e_c
+    expected_ca = torch.einsum("bcj,bij->bci", e_c, torch.softmax(s, dim=2))
+    expected_ha = torch.einsum("bci,bij->bcj", e_h, torch.softmax(s, dim=1))
+    assert e_ca.shape == (2, 16, 12) and e_ha.shape == (2, 16, 20)
+    assert torch.allclose(e_ca, expected_ca, atol=1e-5)
+    assert torch.allclose(e_ha, expected_ha, atol=1e-5)
+
+
+def test_masks_stay_in_unit_range_for_extreme_inputs(config):
+    cmn = CoAttentionMaskNetwork(config.cmn).eval()
+    garment = images(1)
+    extremes = [torch.full((1, 3, SIZE, SIZE), 1e6), torch.full((1, 3, SIZE, SIZE), -1e6),
+                torch.full((1, 3, SIZE, SIZE), float("nan")), torch.full((1, 3, SIZE, SIZE), float("inf")),
+                torch.randn(1, 3, SIZE, SIZE) * 1e4]
+    with torch.no_grad():
+        for human in extremes:
+            for mask in (*cmn(human, garment), cmn.forward_multi(human, human, human, garment),
+                         cmn(garment, human)[0]):
+                assert mask.shape == (1, 1, SIZE, SIZE)
+                assert torch.isfinite(mask).all() and mask.min() >= 0 and mask.max() <= 1
+
+
+def test_cmn_internal_resolution_returns_masks_at_input_size(config):
+    cmn_config = dataclasses.replace(config.cmn, internal_size=32)
+    cmn = CoAttentionMaskNetwork(cmn_config).eval()
+    with torch.no_grad():
+        assert cmn.encode(images(1)).shape[-2:] == (4, 4)  # 32 px / stride 8
+        removed, cloth = cmn(images(1), images(1, seed=1))
+    assert removed.shape == cloth.shape == (1, 1, SIZE, SIZE)
+
+
+def test_cmn_cached_embeddings_give_the_same_masks(config):
+    cmn = CoAttentionMaskNetwork(config.cmn).eval()
+    a, b, c, g = images(1, seed=1), images(1, seed=2), images(1, seed=3), images(1, seed=4)
+    with torch.no_grad():
+        direct = cmn.forward_multi(a, b, c, g)
+        cached = cmn.next_cloth_mask_from_embeddings(cmn.encode(a), cmn.encode(b), cmn.encode(c),
+                                                     cmn.encode(g), (SIZE, SIZE))
+    assert torch.allclose(direct, cached)
+
+
+# -- SFE ----------------------------------------------------------------------------------
+def test_local_correlation_matches_direct_products():
+    torch.manual_seed(0)
+    target, source = torch.randn(1, 4, 5, 6), torch.randn(1, 4, 5, 6)
+    corr = local_correlation(target, source, radius=1)
+    assert corr.shape == (1, 9, 5, 6)
+    y, x = 2, 3
+    for k, (dy, dx) in enumerate((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)):
+        expected = (target[0, :, y, x] * source[0, :, y + dy, x + dx]).mean()
+        assert torch.allclose(corr[0, k, y, x], expected, atol=1e-6)
+    assert corr[0, 0, 0, 0] == 0  # zero padding outside
+
+
+def test_sfe_outputs_coarse_to_fine_fields_starting_at_identity(config):
+    sfe = SkeletonFlowExtractor(config.sfe)
+    fields = sfe(images(2), images(2, seed=1))
+    assert [f.stride for f in fields] == [8, 4]
+    assert fields[0].flow.shape == (2, 2, 8, 8) and fields[1].selection_mask.shape == (2, 1, 16, 16)
+    for field in fields:
+        assert torch.all(field.flow == 0) and torch.allclose(field.selection_mask, torch.tensor(0.5))
+
+
+def test_upsample_fuse_equals_a_1x1_conv_on_the_upsampled_concatenation():
+    from fashionmirror_ros.models.layers import UpsampleFuse
+
+    torch.manual_seed(0)
+    fuse = UpsampleFuse(6, 4, 5, slope=0.2)
+    x, skip = torch.randn(2, 6, 5, 7), torch.randn(2, 4, 10, 13)
+    weight = torch.cat([fuse.reduce.weight, fuse.skip.weight], dim=1)
+    upsampled = F.interpolate(x, size=(10, 13), mode="bilinear", align_corners=False)
+    expected = F.leaky_relu(F.conv2d(torch.cat([upsampled, skip], 1), weight, fuse.reduce.bias), 0.2)
+    assert torch.allclose(fuse(x, (10, 13), skip), expected, atol=1e-5)
+
+
+# -- HSG ----------------------------------------------------------------------------------
+def test_hsg_fusion_is_equation_8(config):
+    torch.manual_seed(0)
+    hsg = HumanSequenceGenerator(config.hsg, config.sfe.attentive_strides)
+    e_t, e_s, e_c, e_mc = (torch.randn(1, 16, 8, 8) for _ in range(4))
+    flow, mask = torch.randn(1, 2, 8, 8), torch.rand(1, 1, 8, 8)
+    identity = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+    fused = hsg.fuse_level(e_t, e_s, e_c, e_mc, FlowField(flow, mask, 1 / 8), identity, lambda_ci=0.7)
+    expected = (gaussian_warp(e_t, flow, config.hsg.warp_sigma)
+                + config.hsg.lambda_hs * e_s * mask + 0.7 * e_c * e_mc)
+    assert torch.allclose(fused, expected, atol=1e-5)
+
+
+def test_generate_removes_the_masked_source_region(config):
+    model = FashionMirror(config).eval()
+    garment, skeleton_a, skeleton_b, cloth = images(1, seed=5), images(1, seed=6), images(1, seed=7), images(1, 1, 8)
+    removed = torch.zeros(1, 1, SIZE, SIZE)
+    removed[..., :, : SIZE // 2] = 1.0  # left half removed
+    source_a = images(1, seed=1)
+    source_b = source_a.clone()
+    source_b[..., :, : SIZE // 2] = torch.rand(1, 3, SIZE, SIZE // 2)  # differs only where removed
+    with torch.no_grad():
+        out_a = model.generate(source_a, removed, garment, cloth, source_a, skeleton_a, skeleton_b)
+        out_b = model.generate(source_b, removed, garment, cloth, source_b, skeleton_a, skeleton_b)
+        out_c = model.generate(images(1, seed=9), removed, garment, cloth, images(1, seed=9), skeleton_a, skeleton_b)
+    assert torch.equal(out_a.image, out_b.image)
+    assert not torch.allclose(out_a.image, out_c.image)
+    assert out_a.image.shape == (1, 3, SIZE, SIZE) and 0 <= out_a.image.min() and out_a.image.max() <= 1
+
+
+def test_generate_sequence_is_recurrent_from_the_source(config):
+    model = FashionMirror(config).eval()
+    source, garment = images(2), images(2, seed=1)
+    skeletons = torch.rand(2, 5, 3, SIZE, SIZE)
+    cloth_masks = torch.rand(2, 5, 1, SIZE, SIZE)
+    removed = torch.rand(2, 1, SIZE, SIZE)
+    with torch.no_grad():
+        outputs = model.generate_sequence(source, garment, skeletons, removed, cloth_masks)
+        first = model.generate(source, removed, garment, cloth_masks[:, 1], source, skeletons[:, 0], skeletons[:, 1])
+        second = model.generate(source, removed, garment, cloth_masks[:, 2], first.image,
+                                skeletons[:, 1], skeletons[:, 2], previous_removed_mask=cloth_masks[:, 1])
+        predicted = model.generate_sequence(source, garment, skeletons)  # masks from CMN
+    assert len(outputs) == 4 and len(predicted) == 4
+    assert torch.allclose(outputs[0].image, first.image) and torch.allclose(outputs[1].image, second.image)
+
+
+# -- training signal on a tiny fixed batch ------------------------------------------------
+def _train(parameters, loss_fn, steps, lr):
+    optimiser = torch.optim.Adam(parameters, lr=lr)
+    losses = []
+    for _ in range(steps):
+        optimiser.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    return losses
+
+
+def test_cmn_loss_decreases(config):
+    torch.manual_seed(0)
+    cmn = CoAttentionMaskNetwork(config.cmn).train()
+    human, garment = images(2), images(2, seed=1)
+    removed_target = torch.zeros(2, 1, SIZE, SIZE)
+    removed_target[..., 16:48, 20:44] = 1
+    cloth_target = torch.zeros(2, 1, SIZE, SIZE)
+    cloth_target[..., 20:52, 16:48] = 1
+
+    def loss_fn():
+        removed, cloth = cmn(human, garment)
+        return cmn_single_loss(removed, cloth, removed_target, cloth_target, config.loss)["total"]
+
+    losses = _train(cmn.parameters(), loss_fn, steps=15, lr=3e-3)
+    assert losses[-1] < 0.8 * losses[0]
+
+
+def _textured_pair(shift):
+    """A smooth random texture and its copy moved by ``shift`` = (dx, dy) pixels (circular)."""
+    generator = torch.Generator().manual_seed(3)
+    base = F.interpolate(torch.rand(1, 3, SIZE // 4, SIZE // 4, generator=generator), size=(SIZE, SIZE),
+                         mode="bilinear", align_corners=False)
+    moved = torch.roll(base, shifts=(shift[1], shift[0]), dims=(2, 3))
+    return base, moved
+
+
+def test_sfe_correctness_loss_decreases(config):
+    torch.manual_seed(0)
+    sfe = SkeletonFlowExtractor(config.sfe)
+    source, target = _textured_pair((8, 4))
+    flow_loss = FlowCorrectnessLoss(config.loss, config.hsg.warp_sigma)
+    losses = _train(sfe.parameters(), lambda: flow_loss(source, target, sfe(source, target))["total"],
+                    steps=12, lr=3e-3)
+    assert losses[-1] < 0.8 * losses[0]
+    # the learnt flow heads toward the true backward flow, (-8, -4) px / 4 = (-2, -1) at stride 4
+    mean_flow = sfe(source, target)[-1].flow.mean(dim=(0, 2, 3))
+    assert mean_flow[0] < -0.5 and mean_flow[1] < -0.2
+
+
+def test_hsg_reconstruction_loss_decreases(config):
+    torch.manual_seed(0)
+    hsg = HumanSequenceGenerator(config.hsg, config.sfe.attentive_strides)
+    source = _textured_pair((0, 0))[0].expand(2, -1, -1, -1)
+    garment, mask = images(2, seed=1), torch.rand(2, 1, SIZE, SIZE)
+    target = source  # reconstruct the (unmoved) previous frame
+    fields = [FlowField(torch.zeros(2, 2, 8, 8), torch.full((2, 1, 8, 8), 0.5), 1 / 8),
+              FlowField(torch.zeros(2, 2, 16, 16), torch.full((2, 1, 16, 16), 0.5), 1 / 4)]
+    losses = _train(hsg.parameters(),
+                    lambda: (hsg(source, source, garment, mask, fields) - target).abs().mean(),
+                    steps=20, lr=3e-3)
+    assert losses[-1] < 0.7 * losses[0]
+
+
+# -- model_info ---------------------------------------------------------------------------
+def test_model_info_positive_and_realtime_smaller_than_paper():
+    realtime, paper = model_info("realtime"), model_info("paper")
+    names = ("cmn_single", "cmn_multi", "sfe", "hsg", "total_per_frame")
+    for info in (realtime, paper):
+        for name in names:
+            assert info["networks"][name]["params"] > 0 and info["networks"][name]["gflops"] > 0
+        assert "FlopCounterMode" in info["flop_counting"]
+        json.dumps(info)
+    for name in names:
+        assert realtime["networks"][name]["gflops"] < paper["networks"][name]["gflops"]
+        assert realtime["networks"][name]["params"] < paper["networks"][name]["params"]
+    # the real-time budget at 256 x 256
+    assert realtime["networks"]["cmn_multi"]["gflops"] <= 1.0
+    assert realtime["networks"]["sfe"]["gflops"] + realtime["networks"]["hsg"]["gflops"] <= 3.0
+
+
+def test_model_info_cli_hooks_print_json(capsys):
+    import argparse
+
+    from fashionmirror_ros.models import info
+
+    parser = argparse.ArgumentParser()
+    info.add_arguments(parser)
+    assert info.run(parser.parse_args(["--preset", "realtime", "--image-size", "64"])) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["preset"] == "realtime" and printed["image_size"] == 64
+    assert info.run(parser.parse_args(["--image-size", "8"])) == 2
