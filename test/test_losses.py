@@ -197,3 +197,30 @@ def test_tryon_loss_checks_sequence_lengths(tryon_loss):
     real, masks, fields = _sequence()
     with pytest.raises(ValueError, match="S generated"):
         tryon_loss(real[:, 1:], real[:, 1:], masks, fields)
+
+
+def test_tryon_loss_skips_vgg_when_its_terms_are_unweighted():
+    import dataclasses
+
+    import torch
+
+    from fashionmirror_ros.models.config import tiny_config
+    from fashionmirror_ros.models.losses import TryOnLoss
+    from fashionmirror_ros.models.mirror import FashionMirror
+
+    config = tiny_config()
+    loss_config = dataclasses.replace(config.loss, human_content=0.0, human_style=0.0,
+                                      clothes_content=0.0, flow_correctness=0.0)
+    loss = TryOnLoss(loss_config, config.hsg.warp_sigma)
+    calls = []
+    loss.vgg.register_forward_hook(lambda *args: calls.append(1))
+    model = FashionMirror(config)
+    frames = torch.rand(1, 3, 3, config.image_size, config.image_size)
+    masks = (torch.rand(1, 3, 1, config.image_size, config.image_size) > 0.5).float()
+    skeletons = torch.rand_like(frames)
+    outputs = model.generate_sequence(frames[:, 0], frames[:, 0], skeletons, masks[:, 0], masks)
+    generated = torch.stack([o.image for o in outputs], dim=1)
+    terms = loss(generated, frames, masks, [o.flow_fields for o in outputs])
+    assert not calls
+    assert terms["total"] > 0 and terms["human_style"] == 0 and terms["flow_smoothness"] >= 0
+    terms["total"].backward()

@@ -94,26 +94,31 @@ class Masks:
 
 
 class MaskSession:
-    """cmn_node's state for one (h^s, C) pair."""
+    """cmn_node's state for one (h^s, C) pair.
+
+    Streaming keeps the CMN embeddings: C is encoded once per garment and each generated frame
+    once, so a multi-frame step costs one encoder pass instead of four (same math as
+    CoAttentionMaskNetwork.forward_multi).
+    """
 
     def __init__(self, model, options: InferenceOptions):
-        self.model = model
+        self.cmn = model.cmn
         self.options = options
         self.source: torch.Tensor | None = None
-        self.garment: torch.Tensor | None = None
+        self.garment_embedding: torch.Tensor | None = None
         self.source_crc = self.garment_crc = 0
         self.removed_mask: np.ndarray | None = None
-        self.history: deque[torch.Tensor] = deque(maxlen=MULTI_FRAME_HISTORY)
+        self.history: deque[torch.Tensor] = deque(maxlen=MULTI_FRAME_HISTORY)  # embeddings of h^t
         self.steps = 0
 
     @property
     def ready(self) -> bool:
-        return self.source is not None and self.garment is not None
+        return self.source is not None and self.garment_embedding is not None
 
     def missing(self) -> str | None:
         if self.source is None:
             return "no source image yet (topic or source_image_path)"
-        if self.garment is None:
+        if self.garment_embedding is None:
             return "no garment image yet (topic or garment_image_path)"
         return None
 
@@ -121,8 +126,11 @@ class MaskSession:
         self.source, self.source_crc = image_tensor(rgb, self.options), image_crc(rgb)
         self._restart()
 
+    @torch.inference_mode()
     def set_garment(self, rgb: np.ndarray) -> None:
-        self.garment, self.garment_crc = image_tensor(rgb, self.options), image_crc(rgb)
+        with self.options.autocast():
+            self.garment_embedding = self.cmn.encode(image_tensor(rgb, self.options))
+        self.garment_crc = image_crc(rgb)
         self._restart()
 
     def _restart(self) -> None:
@@ -133,8 +141,10 @@ class MaskSession:
     @torch.inference_mode()
     def source_masks(self) -> Masks:
         """Single-frame CMN on (h^s, C): M_r for the session and the first M_c."""
+        size = tuple(self.source.shape[-2:])
         with self.options.autocast():
-            removed, cloth = self.model.masks_single(self.source, self.garment)
+            removed, cloth = self.cmn.masks_from_embeddings(self.cmn.encode(self.source),
+                                                            self.garment_embedding, size)
         self.removed_mask = to_uint8_mask(checked(removed, "M_r"))
         return Masks(self.removed_mask, to_uint8_mask(checked(cloth, "M_c")), False,
                      self.source_crc, self.garment_crc)
@@ -145,14 +155,15 @@ class MaskSession:
         if self.removed_mask is None:
             self.source_masks()
         frame = image_tensor(rgb, self.options)
-        self.history.append(frame)
-        self.steps += 1
-        multi = self.steps > SINGLE_FRAME_STEPS and len(self.history) == MULTI_FRAME_HISTORY
+        size = tuple(frame.shape[-2:])
         with self.options.autocast():
+            self.history.append(self.cmn.encode(frame))
+            self.steps += 1
+            multi = self.steps > SINGLE_FRAME_STEPS and len(self.history) == MULTI_FRAME_HISTORY
             if multi:
-                cloth = self.model.cloth_mask_multi(*self.history, self.garment)
+                cloth = self.cmn.next_cloth_mask_from_embeddings(*self.history, self.garment_embedding, size)
             else:
-                _, cloth = self.model.masks_single(frame, self.garment)
+                cloth = self.cmn.masks_from_embeddings(self.history[-1], self.garment_embedding, size)[1]
         return Masks(self.removed_mask, to_uint8_mask(checked(cloth, "M_c^{t+1}")), multi,
                      self.source_crc, self.garment_crc)
 
@@ -168,9 +179,10 @@ class GenerationSession:
         self.model = model
         self.options = options
         self.size = image_size
-        self.source_rgb: np.ndarray | None = None
         self.source: torch.Tensor | None = None
-        self.garment: torch.Tensor | None = None
+        self.garment_features: dict | None = None  # (e_c)_i, once per garment
+        self.source_features: dict | None = None  # (e_m^s)_i, once per (h^s, M_r)
+        self.removed_bytes: bytes | None = None
         self.source_crc = self.garment_crc = 0
         self.source_skeleton: torch.Tensor | None = None
         self.removed_mask: torch.Tensor | None = None
@@ -185,7 +197,6 @@ class GenerationSession:
         return image_tensor(render_skeleton(keypoints, self.size, self.size), self.options)
 
     def set_source(self, rgb: np.ndarray) -> None:
-        self.source_rgb = rgb
         self.source, self.source_crc = image_tensor(rgb, self.options), image_crc(rgb)
         self.source_skeleton = None
         self._drop_masks()
@@ -194,12 +205,16 @@ class GenerationSession:
         self.source_skeleton = None if keypoints is None else self.skeleton(keypoints)
         self.reset()
 
+    @torch.inference_mode()
     def set_garment(self, rgb: np.ndarray) -> None:
-        self.garment, self.garment_crc = image_tensor(rgb, self.options), image_crc(rgb)
+        with self.options.autocast():
+            self.garment_features = self.model.hsg.encode_garment(image_tensor(rgb, self.options))
+        self.garment_crc = image_crc(rgb)
         self._drop_masks()
 
     def _drop_masks(self) -> None:
         self.removed_mask = self.cloth_mask = None
+        self.source_features = self.removed_bytes = None
         self.reset()
 
     def reset(self) -> None:
@@ -212,14 +227,18 @@ class GenerationSession:
         """Use `masks` if they were computed for this source and garment."""
         if (masks.source_crc, masks.garment_crc) != (self.source_crc, self.garment_crc):
             return False
-        self.removed_mask = mask_tensor(masks.removed, self.options)
+        removed_bytes = masks.removed.tobytes()
+        if removed_bytes != self.removed_bytes:  # M_r is fixed per session: encode h_m^s once
+            self.removed_bytes = removed_bytes
+            self.removed_mask = mask_tensor(masks.removed, self.options)
+            self.source_features = None
         self.cloth_mask = mask_tensor(masks.cloth, self.options)
         return True
 
     def missing(self) -> str | None:
         if self.source is None:
             return "no source image yet (topic or source_image_path)"
-        if self.garment is None:
+        if self.garment_features is None:
             return "no garment image yet (topic or garment_image_path)"
         if self.cloth_mask is None:
             return "no CMN masks yet for this source and garment (is cmn_node running?)"
@@ -227,7 +246,11 @@ class GenerationSession:
 
     @torch.inference_mode()
     def step(self, keypoints: np.ndarray) -> np.ndarray:
-        """One frame: SFE(p^t, p^{t+1}) then HSG (eq. 8) -> h_g^{t+1} as (S, S, 3) uint8."""
+        """One frame: SFE(p^t, p^{t+1}) then HSG (eq. 8) -> h_g^{t+1} as (S, S, 3) uint8.
+
+        Same math as FashionMirror.generate, with the encodings of h_m^s and C kept between
+        frames: h^0 = h^s is masked with M_r, a generated h^t with its clothing mask M_c^t.
+        """
         reason = self.missing()
         if reason:
             raise NotReady(reason)
@@ -236,12 +259,15 @@ class GenerationSession:
             self.previous_frame = self.source
             self.previous_skeleton = (self.source_skeleton if self.source_skeleton is not None
                                       else skeleton_next)
+        previous_removed = self.previous_cloth_mask if self.previous_cloth_mask is not None else self.removed_mask
         with self.options.autocast():
-            # h^0 = h^s is masked with M_r; a generated h^t with its own clothing mask M_c^t.
-            output = self.model.generate(self.source, self.removed_mask, self.garment, self.cloth_mask,
-                                         self.previous_frame, self.previous_skeleton, skeleton_next,
-                                         previous_removed_mask=self.previous_cloth_mask)
-        frame = checked(output.image, "h_g^{t+1}").float().clamp_(0, 1)
+            if self.source_features is None:
+                self.source_features = self.model.hsg.encode_source(self.source * (1.0 - self.removed_mask))
+            flow_fields = self.model.sfe(self.previous_skeleton, skeleton_next)
+            image = self.model.hsg.generate_from_encodings(
+                self.source_features, self.previous_frame * (1.0 - previous_removed),
+                self.garment_features, self.cloth_mask, flow_fields)
+        frame = checked(image, "h_g^{t+1}").float().clamp_(0, 1)
         self.previous_frame, self.previous_skeleton = frame, skeleton_next
         self.previous_cloth_mask = self.cloth_mask
         self.frames_generated += 1

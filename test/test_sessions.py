@@ -1,0 +1,106 @@
+"""The streaming sessions the nodes run compute what the batch model computes."""
+import numpy as np
+import pytest
+import torch
+
+from fashionmirror_ros.models.config import tiny_config
+from fashionmirror_ros.models.mirror import FashionMirror
+from fashionmirror_ros.pipeline.sessions import (GenerationSession, InferenceOptions, Masks,
+                                                 MaskSession, NonFiniteOutput, NotReady, image_tensor,
+                                                 to_uint8_image)
+from fashionmirror_ros.pose.skeleton import render_skeleton
+
+SIZE = 64
+STEPS = 4
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return FashionMirror(tiny_config(SIZE)).eval()
+
+
+@pytest.fixture
+def options():
+    return InferenceOptions(device=torch.device("cpu"), channels_last=False)
+
+
+@pytest.fixture(scope="module")
+def clip():
+    rng = np.random.default_rng(1)
+    frames = rng.integers(0, 256, (STEPS + 1, SIZE, SIZE, 3), dtype=np.uint8)
+    garment = rng.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)
+    masks = (rng.random((STEPS + 1, SIZE, SIZE)) > 0.5).astype(np.uint8) * 255
+    keypoints = np.zeros((STEPS + 1, 137, 3), np.float32)
+    keypoints[:, :25, :2] = rng.uniform(8, SIZE - 8, (STEPS + 1, 25, 2))
+    keypoints[:, :25, 2] = 1.0
+    return frames, garment, masks, keypoints
+
+
+def test_generation_session_matches_generate_sequence(model, options, clip):
+    frames, garment, masks, keypoints = clip
+    session = GenerationSession(model, options, SIZE)
+    session.set_source(frames[0])
+    session.set_garment(garment)
+    session.set_source_pose(keypoints[0])
+    streamed = []
+    for t in range(1, STEPS + 1):
+        assert session.offer_masks(Masks(masks[0], masks[t], True, session.source_crc, session.garment_crc))
+        streamed.append(session.step(keypoints[t]))
+
+    skeletons = torch.stack([image_tensor(render_skeleton(k, SIZE, SIZE), options)[0] for k in keypoints])
+    mask_tensors = torch.from_numpy(masks).float().div(255)[:, None]
+    with torch.inference_mode():
+        outputs = model.generate_sequence(image_tensor(frames[0], options), image_tensor(garment, options),
+                                          skeletons[None], mask_tensors[0:1], mask_tensors[None])
+    for generated, output in zip(streamed, outputs):
+        expected = to_uint8_image(output.image)
+        assert np.abs(generated.astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_mask_session_matches_cmn_single_then_multi(model, options, clip):
+    frames, garment, _, _ = clip
+    session = MaskSession(model, options)
+    session.set_source(frames[0])
+    session.set_garment(garment)
+    source = session.source_masks()
+    results = [session.on_generated(frame) for frame in frames[1:]]
+    as_tensor = lambda rgb: image_tensor(rgb, options)  # noqa: E731
+    with torch.inference_mode():
+        removed, cloth = model.masks_single(as_tensor(frames[0]), as_tensor(garment))
+        expected = [model.masks_single(as_tensor(frames[1]), as_tensor(garment))[1],
+                    model.masks_single(as_tensor(frames[2]), as_tensor(garment))[1],
+                    model.cloth_mask_multi(*map(as_tensor, frames[1:4]), as_tensor(garment)),
+                    model.cloth_mask_multi(*map(as_tensor, frames[2:5]), as_tensor(garment))]
+    to_mask = lambda t: t[0, 0].mul(255).round().byte().numpy()  # noqa: E731
+    assert np.abs(source.removed.astype(int) - to_mask(removed).astype(int)).max() <= 1
+    assert [r.multi_frame for r in results] == [False, False, True, True]
+    for result, mask in zip(results, expected):
+        assert np.abs(result.cloth.astype(int) - to_mask(mask).astype(int)).max() <= 1
+
+
+def test_masks_for_another_garment_are_refused_and_missing_inputs_named(model, options, clip):
+    frames, garment, masks, keypoints = clip
+    session = GenerationSession(model, options, SIZE)
+    with pytest.raises(NotReady, match="no source image"):
+        session.step(keypoints[1])
+    session.set_source(frames[0])
+    session.set_garment(garment)
+    stale = Masks(masks[0], masks[1], False, session.source_crc, session.garment_crc ^ 1)
+    assert not session.offer_masks(stale)
+    with pytest.raises(NotReady, match="no CMN masks"):
+        session.step(keypoints[1])
+
+
+def test_non_finite_weights_raise_instead_of_publishing(options, clip):
+    frames, garment, masks, keypoints = clip
+    broken = FashionMirror(tiny_config(SIZE)).eval()
+    with torch.no_grad():
+        for parameter in broken.hsg.parameters():
+            parameter.fill_(float("nan"))
+    session = GenerationSession(broken, options, SIZE)
+    session.set_source(frames[0])
+    session.set_garment(garment)
+    session.offer_masks(Masks(masks[0], masks[1], False, session.source_crc, session.garment_crc))
+    with pytest.raises(NonFiniteOutput, match="NaN"):
+        session.step(keypoints[1])
