@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from fashionmirror_ros.data.clips import FRAMES_PER_SAMPLE, MAX_SKIP, ClipSampleDataset
 from fashionmirror_ros.models.checkpoint import load_state_into, save_checkpoint
-from fashionmirror_ros.models.config import ModelConfig, get_preset
+from fashionmirror_ros.models.config import ModelConfig, get_preset, tiny_config
 from fashionmirror_ros.models.mirror import FashionMirror
 from fashionmirror_ros.pipeline.sessions import select_device
 from fashionmirror_ros.training.state import (load_optimizer, load_trainer_state, save_optimizer,
@@ -67,8 +67,11 @@ class TrainConfig:
             raise ValueError(f"stage must be one of {sorted(STAGES)}, got {self.stage!r}")
 
 
+SMOKE_PRESET = "tiny"  # tests and smoke runs only: tiny_config() at 64 px
+
+
 def model_config(config: TrainConfig) -> ModelConfig:
-    preset = get_preset(config.preset)
+    preset = tiny_config() if config.preset == SMOKE_PRESET else get_preset(config.preset)
     loss = dataclasses.replace(preset.loss, **config.loss_overrides)
     return dataclasses.replace(preset, loss=loss)
 
@@ -100,6 +103,13 @@ class Distributed:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
+
+    def gather(self, value: float) -> list[float]:
+        if self.world_size == 1:
+            return [value]
+        values = [torch.zeros(1, dtype=torch.float64) for _ in range(self.world_size)]
+        dist.all_gather(values, torch.tensor([value], dtype=torch.float64))
+        return [float(v.item()) for v in values]
 
     def mean(self, value: float) -> float:
         if self.world_size == 1:
@@ -159,8 +169,16 @@ class Trainer:
             epoch += 1
 
     # ---- checkpoints --------------------------------------------------------------------
+    def replica_checksum(self) -> float:
+        """A position-weighted sum of all weights: equal on every process iff replicas agree."""
+        with torch.no_grad():
+            return float(sum(p.double().flatten().mul(torch.arange(1, p.numel() + 1, dtype=torch.float64)
+                                                      .remainder(7).add(1)).sum()
+                             for p in self.model.parameters()))
+
     def save(self, name: str) -> Path:
         directory = self.output / name
+        checksums = self.dist.gather(self.replica_checksum())  # every rank takes part
         if not self.dist.is_main:
             return directory
         staging = self.output / f".{name}.tmp"
@@ -170,7 +188,8 @@ class Trainer:
                          "train_config": json.dumps(dataclasses.asdict(self.config))})
         save_optimizer(staging, self.optimizer)
         save_trainer_state(staging, self.optimizer, step=self.step, stage=self.config.stage,
-                           seed=self.config.seed)
+                           seed=self.config.seed, world_size=self.dist.world_size,
+                           replica_checksums=checksums)
         shutil.rmtree(directory, ignore_errors=True)
         staging.rename(directory)  # a crash mid-save never leaves a half-written checkpoint
         return directory
