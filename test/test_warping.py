@@ -7,14 +7,7 @@ import torch
 from fashionmirror_ros.models.warping import gaussian_warp, resize_flow
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_thread():
-    """Tiny tensors run faster on one thread, and stay fast when other jobs share the 2 cores
-    (measured: 10 s vs 34 s for these files under load); the setting is restored afterwards."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 def reference_warp(features, flow, sigma):
