@@ -87,6 +87,17 @@ def training_clips(config: TrainConfig, image_size: int):
     return FashionVideoDataset(config.data, "train", image_size=image_size)
 
 
+def plot_losses(log_path: Path, png_path: Path) -> None:
+    """The curve of each logged total (the run's and each stage part's), against the step."""
+    from fashionmirror_ros.evaluation.plots import loss_curve
+
+    with log_path.open() as handle:
+        rows = list(csv.DictReader(handle))
+    columns = [name for name in (rows[0] if rows else {}) if name.endswith("total")]
+    series = {name: ([int(r["step"]) for r in rows], [float(r[name]) for r in rows]) for name in columns}
+    loss_curve(series, png_path, log_y=True)
+
+
 class Distributed:
     """torchrun's environment, or a single process."""
 
@@ -264,9 +275,7 @@ class Trainer:
     def plot(self, log_path: Path) -> None:
         if not self.dist.is_main or not log_path.exists():
             return
-        from fashionmirror_ros.evaluation.plots import loss_curve
-
-        loss_curve(str(log_path), str(self.output / "loss_curve.png"), log_y=True)
+        plot_losses(log_path, self.output / "loss_curve.png")
 
     def close(self) -> None:
         self.dist.close()
