@@ -59,6 +59,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fashionmirror_ros.evaluation.reporting import format_value, json_default
+
 LOSS_THRESHOLD = 0.05
 TARGET_FPS = 20.0
 TARGET_P95_MS = 150.0
@@ -701,23 +703,13 @@ def run(args: argparse.Namespace) -> int:
         return 130
     report["wall_time_s"] = round(time.monotonic() - started, 1)
     report["machine"]["load_average_end"] = os.getloadavg()
-    (output / "bench.json").write_text(json.dumps(report, indent=2, default=_json_default) + "\n")
+    (output / "bench.json").write_text(json.dumps(report, indent=2, default=json_default) + "\n")
     (output / "bench.md").write_text(bench_markdown(report))
     print(f"fashionmirror bench: {output / 'bench.json'}, {output / 'bench.md'} "
           f"({report['wall_time_s']:.0f} s)")
     return 0
 
 
-def _json_default(value):
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, tuple):
-        return list(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def benchmark(args: Namespace, settings: dict, output: Path) -> dict:
@@ -850,12 +842,6 @@ def targets(report: dict) -> dict:
 # ---------------------------------------------------------------------------------------------
 # Markdown
 # ---------------------------------------------------------------------------------------------
-def _f(value, digits: int = 1) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
 
 
 def bench_markdown(report: dict) -> str:
@@ -872,7 +858,7 @@ def bench_markdown(report: dict) -> str:
                   "| pose source | /tryon/image fps | p95 e2e ms | fps met | latency met |", "|---|---|---|---|---|"]
         for label, value in targets_entry.items():
             if isinstance(value, dict):
-                lines.append(f"| {label} | {_f(value['tryon_fps'])} | {_f(value['end_to_end_p95_ms'])} | "
+                lines.append(f"| {label} | {format_value(value['tryon_fps'])} | {format_value(value['end_to_end_p95_ms'])} | "
                              f"{value['fps_met']} | {value['latency_met']} |")
         lines.append("")
     peaks = report.get("conv_peak", {})
@@ -880,8 +866,8 @@ def bench_markdown(report: dict) -> str:
               "|---|---|---|---|"]
     for key, peak in peaks.items():
         if "error" not in peak:
-            lines.append(f"| {peak['threads']} | {_f(peak['fp32_gflops'])} | {_f(peak['fp32_channels_last_gflops'])} | "
-                         f"{_f(peak.get('bf16_autocast_gflops'))} |")
+            lines.append(f"| {peak['threads']} | {format_value(peak['fp32_gflops'])} | {format_value(peak['fp32_channels_last_gflops'])} | "
+                         f"{format_value(peak.get('bf16_autocast_gflops'))} |")
     for preset, entry in report["presets"].items():
         lines += ["", f"## Preset {preset}", ""]
         forward = entry.get("forward", {})
@@ -890,8 +876,8 @@ def bench_markdown(report: dict) -> str:
             for name, value in forward.items():
                 for key, timing in value.items():
                     if isinstance(timing, dict):
-                        lines.append(f"| {name} | {_f(value.get('gflops'), 3)} | {key} | {_f(timing['median_ms'], 2)} | "
-                                     f"{_f(timing.get('gflop_per_s'))} |")
+                        lines.append(f"| {name} | {format_value(value.get('gflops'), 3)} | {key} | {format_value(timing['median_ms'], 2)} | "
+                                     f"{format_value(timing.get('gflop_per_s'))} |")
             lines += ["", "Optimisation steps (speed-up, > 1 = faster): "
                       + "; ".join(f"{name}: " + ", ".join(f"{k} {v}" for k, v in steps.items())
                                   for name, steps in entry.get("optimisation_steps", {}).items()), ""]
@@ -906,20 +892,20 @@ def bench_markdown(report: dict) -> str:
                 trials.append(("30 (MediaPipe)", graph["live_mediapipe"]))
             for rate, trial in trials:
                 nodes, e2e, processes = trial["nodes"], trial["end_to_end_ms"], trial.get("processes", {})
-                cpu = "/".join(_f((processes.get(n) or {}).get("cpu_percent_mean"), 0)
+                cpu = "/".join(format_value((processes.get(n) or {}).get("cpu_percent_mean"), 0)
                                for n in ("pose_node", "cmn_node", "hsg_node"))
-                rss = "/".join(_f((processes.get(n) or {}).get("rss_mb_max"), 0)
+                rss = "/".join(format_value((processes.get(n) or {}).get("rss_mb_max"), 0)
                                for n in ("pose_node", "cmn_node", "hsg_node"))
                 lines.append(
-                    f"| {rate} | {trial['frames_sent']} | {_f(100 * trial['lost_fraction'])} | "
-                    f"{_f(trial['tryon_fps_over_input_duration'])} | {_f(e2e.get('p50'))} | {_f(e2e.get('p95'))} | "
-                    f"{_f(e2e.get('p99'))} | {_f(e2e.get('max'))} | "
-                    f"{_f(nodes['pose_node']['latency_ms'].get('p50'))} | {_f(nodes['cmn_node']['latency_ms'].get('p50'))} | "
-                    f"{_f(nodes['hsg_node']['latency_ms'].get('p50'))} | {_f(nodes['hsg_node']['latency_ms'].get('p95'))} | "
+                    f"| {rate} | {trial['frames_sent']} | {format_value(100 * trial['lost_fraction'])} | "
+                    f"{format_value(trial['tryon_fps_over_input_duration'])} | {format_value(e2e.get('p50'))} | {format_value(e2e.get('p95'))} | "
+                    f"{format_value(e2e.get('p99'))} | {format_value(e2e.get('max'))} | "
+                    f"{format_value(nodes['pose_node']['latency_ms'].get('p50'))} | {format_value(nodes['cmn_node']['latency_ms'].get('p50'))} | "
+                    f"{format_value(nodes['hsg_node']['latency_ms'].get('p50'))} | {format_value(nodes['hsg_node']['latency_ms'].get('p95'))} | "
                     f"{cpu} | {rss} |")
             peak = graph.get("peak", {})
-            lines += ["", f"Peak rate (<= 5 % lost): **{_f(peak.get('peak_rate_hz'), 2)} fps** "
-                          f"(lowest failing {_f(peak.get('lowest_failing_rate_hz'), 2)}; trials "
+            lines += ["", f"Peak rate (<= 5 % lost): **{format_value(peak.get('peak_rate_hz'), 2)} fps** "
+                          f"(lowest failing {format_value(peak.get('lowest_failing_rate_hz'), 2)}; trials "
                           f"{[(t['rate_hz'], t['lost_fraction']) for t in peak.get('trials', [])]})"]
         elif graph:
             lines.append(f"Graph: {graph}")
@@ -928,7 +914,7 @@ def bench_markdown(report: dict) -> str:
             lines += ["", "Per-frame work of each node in-process (median ms, 1 thread):", ""]
             for node, steps in breakdown.items():
                 if isinstance(steps, dict):
-                    lines.append(f"- {node}: " + ", ".join(f"{k} {_f(v.get('median_ms'), 2)}" for k, v in steps.items()
+                    lines.append(f"- {node}: " + ", ".join(f"{k} {format_value(v.get('median_ms'), 2)}" for k, v in steps.items()
                                                           if isinstance(v, dict) and "median_ms" in v))
     parser = report.get("cmn_vs_parser", {})
     if parser and "error" not in parser:
@@ -936,7 +922,7 @@ def bench_markdown(report: dict) -> str:
         for key, entry in parser.items():
             if key.startswith("threads_"):
                 lines.append(f"- {key.replace('_', ' ')}: parser (DeepLabv3 ResNet-101 OS8) "
-                             f"{_f(entry['parser']['median_ms'])} ms; " + "; ".join(
+                             f"{format_value(entry['parser']['median_ms'])} ms; " + "; ".join(
                                  f"{name} {value:.1%}" for name, value in entry.items() if name.startswith("ratio_"))
                              + f" (paper: {parser['paper_reported_ratio']:.1%})")
     return "\n".join(lines) + "\n"

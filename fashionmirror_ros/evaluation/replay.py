@@ -60,6 +60,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fashionmirror_ros.evaluation.reporting import format_value, json_default
+
 from fashionmirror_ros.evaluation.bags import BagError, ClipBag, read_clip_bag
 
 NODE_NAMES = ("pose_node", "cmn_node", "hsg_node")
@@ -818,27 +820,13 @@ def write_outputs(output: Path, bag: ClipBag, capture: Capture, sent: list[SentF
     files["report"] = "report.json"
     files["summary"] = "summary.md"
     report["files"] = files
-    (output / "report.json").write_text(json.dumps(report, indent=2, default=_json_default) + "\n")
+    (output / "report.json").write_text(json.dumps(report, indent=2, default=json_default) + "\n")
     (output / "summary.md").write_text(summary_markdown(report))
     return files
 
 
-def _json_default(value):
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def _fmt(value, digits: int = 1) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
 
 
 def summary_markdown(report: dict) -> str:
@@ -847,15 +835,15 @@ def summary_markdown(report: dict) -> str:
     lines = [
         "# fashionmirror replay report", "",
         f"- bag: `{report['bag']['path']}` ({report['bag']['frames']} frames at "
-        f"{_fmt(report['bag']['fps'])} fps)",
+        f"{format_value(report['bag']['fps'])} fps)",
         f"- estimator: **{run.get('estimator')}**, playback: {run.get('playback')}, "
         f"graph: {run.get('graph')}, checkpoint: `{run.get('checkpoint') or 'shipped'}`",
-        f"- input {_fmt(report['input_fps'])} fps -> /tryon/image **{_fmt(report['output_fps'])} fps**; "
+        f"- input {format_value(report['input_fps'])} fps -> /tryon/image **{format_value(report['output_fps'])} fps**; "
         f"frames sent {frames['sent']}, received {frames['tryon_received']}, dropped "
-        f"{frames['dropped']} ({_fmt((frames['drop_fraction'] or 0) * 100)} %)",
+        f"{frames['dropped']} ({format_value((frames['drop_fraction'] or 0) * 100)} %)",
         f"- end-to-end latency (camera stamp -> /tryon/image received): p50 "
-        f"**{_fmt(e2e.get('p50'))} ms**, p95 **{_fmt(e2e.get('p95'))} ms**, p99 {_fmt(e2e.get('p99'))} ms, "
-        f"max {_fmt(e2e.get('max'))} ms; first frame {_fmt(report['first_frame_latency_ms'])} ms",
+        f"**{format_value(e2e.get('p50'))} ms**, p95 **{format_value(e2e.get('p95'))} ms**, p99 {format_value(e2e.get('p99'))} ms, "
+        f"max {format_value(e2e.get('max'))} ms; first frame {format_value(report['first_frame_latency_ms'])} ms",
         f"- /tryon/image stamps equal camera stamps: {report['stamps']['tryon_stamps_equal_camera_stamps']}",
         "", "## Per-node latency (receive -> publish, ms)", "",
         "| node | frames | p50 | p95 | p99 | max | mean | min | jitter mean | rate Hz | dropped |",
@@ -863,18 +851,18 @@ def summary_markdown(report: dict) -> str:
     ]
     for name, node in report["nodes"].items():
         lat = node["latency_ms"]
-        lines.append(f"| {name} | {node['frames']} | {_fmt(lat.get('p50'))} | {_fmt(lat.get('p95'))} | "
-                     f"{_fmt(lat.get('p99'))} | {_fmt(lat.get('max'))} | {_fmt(lat.get('mean'))} | "
-                     f"{_fmt(lat.get('min'))} | {_fmt(node['jitter_ms'].get('mean'))} | "
-                     f"{_fmt(node['rate_hz'])} | {_fmt(node['frames_dropped'])} |")
+        lines.append(f"| {name} | {node['frames']} | {format_value(lat.get('p50'))} | {format_value(lat.get('p95'))} | "
+                     f"{format_value(lat.get('p99'))} | {format_value(lat.get('max'))} | {format_value(lat.get('mean'))} | "
+                     f"{format_value(lat.get('min'))} | {format_value(node['jitter_ms'].get('mean'))} | "
+                     f"{format_value(node['rate_hz'])} | {format_value(node['frames_dropped'])} |")
     lines += ["", "## Where a frame's time goes (ms)", "", "| hop | p50 | p95 | mean |", "|---|---|---|---|"]
     for name, hop in report["stages_ms"].items():
-        lines.append(f"| {name} | {_fmt(hop['p50'])} | {_fmt(hop['p95'])} | {_fmt(hop['mean'])} |")
+        lines.append(f"| {name} | {format_value(hop['p50'])} | {format_value(hop['p95'])} | {format_value(hop['mean'])} |")
     lag = report["feedback_lag"]
     if lag.get("lag_frames"):
         lines += ["", "## Mask feedback lag", "",
-                  f"- frames with masks of the current schedule (lag 0): {_fmt((lag['fraction_lag_0'] or 0) * 100)} %; "
-                  f"mean lag {_fmt(lag['lag_frames']['mean'], 2)} frames, max {_fmt(lag['lag_frames']['max'], 0)}; "
+                  f"- frames with masks of the current schedule (lag 0): {format_value((lag['fraction_lag_0'] or 0) * 100)} %; "
+                  f"mean lag {format_value(lag['lag_frames']['mean'], 2)} frames, max {format_value(lag['lag_frames']['max'], 0)}; "
                   f"histogram {lag['lag_histogram']}; frames on the source's masks: "
                   f"{lag['frames_using_source_masks']}"]
     quality = report["metrics"]
@@ -885,7 +873,7 @@ def summary_markdown(report: dict) -> str:
                     "warping_error_ground_truth", "mask_iou", "mask_iou_next_frame",
                     "removed_mask_iou_source", "lpips", "vfid"):
             if key in quality:
-                lines.append(f"| {key} | {_fmt(quality[key], 4)} |")
+                lines.append(f"| {key} | {format_value(quality[key], 4)} |")
     else:
         lines.append(quality.get("note", "not available"))
     files = report.get("files", {})
