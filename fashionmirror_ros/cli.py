@@ -12,6 +12,7 @@ COMMANDS = {
     "record": ("fashionmirror_ros.evaluation.record", "write a rosbag2 of generated clips"),
     "replay": ("fashionmirror_ros.evaluation.replay", "replay a rosbag2 into the graph, report"),
     "bench": ("fashionmirror_ros.evaluation.bench", "latency/rate/FLOP benchmark (JSON)"),
+    "soak": ("fashionmirror_ros.evaluation.soak", "minutes at camera rate: latency, drops, memory (JSON)"),
     "train": ("fashionmirror_ros.training.cli", "train CMN, then end-to-end"),
     "eval": ("fashionmirror_ros.evaluation.reconstruction", "reconstruction metrics on held-out clips"),
     "model-info": ("fashionmirror_ros.models.info", "parameters and GFLOPs per network (JSON)"),

@@ -104,3 +104,19 @@ def test_non_finite_weights_raise_instead_of_publishing(options, clip):
     session.offer_masks(Masks(masks[0], masks[1], False, session.source_crc, session.garment_crc))
     with pytest.raises(NonFiniteOutput, match="NaN"):
         session.step(keypoints[1])
+
+
+def test_masks_that_arrive_before_the_source_and_garment_are_used_once_they_come(model, options, clip):
+    """A restarted hsg_node gets the latched masks, source and garment in any order."""
+    from fashionmirror_ros.pipeline.images import image_crc
+
+    frames, garment, masks, keypoints = clip
+    session = GenerationSession(model, options, SIZE)
+    early = Masks(masks[0], masks[1], False, image_crc(frames[0]), image_crc(garment))
+    assert not session.offer_masks(early)
+    session.set_garment(garment)
+    session.set_source(frames[0])
+    assert session.missing() is None
+    assert session.step(keypoints[1]).shape == (SIZE, SIZE, 3)
+    session.set_garment(frames[2])  # another garment: the early masks are not for it
+    assert "no CMN masks" in session.missing()

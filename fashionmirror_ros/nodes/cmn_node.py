@@ -1,10 +1,12 @@
 """cmn_node: the co-attention mask network (paper eq. 1) on the source, garment and fed-back frames.
 
 Subscribes  /tryon/source_image, /tryon/garment_image (latched), /tryon/image (generated frames
-            fed back, newest wins)
+            fed back, newest wins), /pose/keypoints (only whether a person is in view)
 Publishes   /cmn/masks (TryOnMasks, latched: M_r and M_c^{t+1}), /fashionmirror/latency, /diagnostics
 Single-frame mode on a new (h^s, C) and the first two fed-back frames, multi-frame mode after
-(see fashionmirror_ros.pipeline.sessions).
+(see fashionmirror_ros.pipeline.sessions). When the person leaves the view the generator restarts
+from h^s, so the mask history restarts too: the source masks are published again and fed-back
+frames of the departed person are ignored until someone is in view.
 """
 from __future__ import annotations
 
@@ -14,12 +16,14 @@ import threading
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from fashionmirror_ros.msg import TryOnMasks
-from fashionmirror_ros.nodes.common import LATCHED_QOS, NEWEST_QOS, mono_image_msg, spin_node
+from fashionmirror_ros.msg import PoseKeypoints, TryOnMasks
+from fashionmirror_ros.nodes.common import (LATCHED_QOS, NEWEST_QOS, OUTPUT_QOS, mono_image_msg,
+                                            spin_node)
 from fashionmirror_ros.nodes.model_node import ModelNode
 from fashionmirror_ros.pipeline.sessions import Masks, MaskSession
 
 FEEDBACK_TOPIC = "/tryon/image"
+KEYPOINTS_TOPIC = "/pose/keypoints"
 
 
 class CmnNode(ModelNode):
@@ -28,10 +32,10 @@ class CmnNode(ModelNode):
         self.session = MaskSession(self.model, self.options)
         self.lock = threading.Lock()
         self.source_header = None
+        self.person_in_view = True  # until pose_node says otherwise
         self.masks_pub = self.create_publisher(TryOnMasks, "/cmn/masks", LATCHED_QOS)
-        slot = self.start_worker("feedback", self.on_feedback)
-        self.create_subscription(Image, FEEDBACK_TOPIC, lambda msg: slot.put((msg, self.now_ns())),
-                                 NEWEST_QOS)
+        self.subscribe_newest(Image, FEEDBACK_TOPIC, self.on_feedback, NEWEST_QOS)
+        self.subscribe(PoseKeypoints, KEYPOINTS_TOPIC, self.on_keypoints, OUTPUT_QOS)
         self.listen_for_inputs(self.on_source, self.on_garment)
         self.waiting(self.session.missing())
 
@@ -40,11 +44,22 @@ class CmnNode(ModelNode):
             self.session.set_source(rgb)
             self.source_header = header
             self.publish_source_masks()
+            self.get_logger().info(f"new source {self.session.source_crc:08x}")
 
     def on_garment(self, rgb, header) -> None:
         with self.lock:
             self.session.set_garment(rgb)
             self.publish_source_masks()
+            self.get_logger().info(f"new garment {self.session.garment_crc:08x}")
+
+    def on_keypoints(self, msg: PoseKeypoints) -> None:
+        with self.lock:
+            if bool(msg.person_found) == self.person_in_view:
+                return
+            self.person_in_view = bool(msg.person_found)
+            if not self.person_in_view:
+                self.session.restart()
+                self.publish_source_masks()
 
     def publish_source_masks(self) -> None:
         self.waiting(self.session.missing())
@@ -52,8 +67,6 @@ class CmnNode(ModelNode):
             return
         header = self.source_header or Header(stamp=self.get_clock().now().to_msg())
         self.publish(self.session.source_masks(), header)
-        self.get_logger().info(f"new source/garment: masks for source {self.session.source_crc:08x}, "
-                               f"garment {self.session.garment_crc:08x}")
 
     def publish(self, masks: Masks, header) -> None:
         msg = TryOnMasks(header=header, multi_frame=masks.multi_frame,
@@ -67,7 +80,7 @@ class CmnNode(ModelNode):
         if rgb is None:
             return
         with self.lock:
-            if not self.session.ready:
+            if not self.session.ready or not self.person_in_view:
                 return
             masks = self.session.on_generated(self.fit(rgb))
         self.publish(masks, msg.header)
@@ -75,7 +88,7 @@ class CmnNode(ModelNode):
 
 
 def main(args=None) -> int:
-    return spin_node(lambda: CmnNode(), args)
+    return spin_node("cmn_node", CmnNode, args)
 
 
 if __name__ == "__main__":

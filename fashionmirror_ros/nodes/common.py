@@ -6,6 +6,7 @@ reliable so any subscriber can connect; source, garment, source pose and masks a
 """
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import traceback
@@ -36,9 +37,10 @@ NEWEST_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                         reliability=ReliabilityPolicy.BEST_EFFORT)
 
 DIAGNOSTICS_PERIOD_S = 1.0
-FAULT_HOLD_S = 5.0  # a rejected input keeps the status at WARN this long
+FAULT_HOLD_S = 5.0  # default of fault_hold_s: a rejected input keeps the status at WARN this long
 WORKER_POLL_S = 0.1
-LOG_THROTTLE_S = 2.0
+INPUT_TIMEOUT_S = 3.0  # default of input_timeout_s: a silent per-frame input is reported after this
+LOG_THROTTLE_S = 2.0  # the same complaint about one topic is logged at most this often
 
 bridge = CvBridge()
 
@@ -67,19 +69,32 @@ def mono_image_msg(mask, header):
 
 
 class MirrorNode(Node):
-    """A node with declared parameters, NodeLatency per frame and a /diagnostics status."""
+    """A node with declared parameters, NodeLatency per frame and a /diagnostics status.
+
+    Every subscription goes through subscribe() or subscribe_newest(), so no message, however
+    malformed, and no failure while handling it can raise out of rclpy's executor: the node
+    reports it (log line + diagnostics WARN/ERROR naming the topic) and goes on.
+    """
 
     def __init__(self, name: str, **kwargs):
         super().__init__(name, **kwargs)
         self.frame_stats = RollingStats()
         self.rejected = 0
-        self._fault: tuple[str, str, float] | None = None  # (level name, message, monotonic time)
+        self.failures = 0
+        self._fault: tuple[bytes, str, float] | None = None  # (level, message, monotonic time)
         self._waiting: str | None = None
-        self._error: str | None = None
+        self._logged: dict[str, tuple[str, float, int]] = {}  # topic -> (message, time, suppressed)
         self._latency_pub = self.create_publisher(NodeLatency, "/fashionmirror/latency", OUTPUT_QOS)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", OUTPUT_QOS)
-        self.create_timer(DIAGNOSTICS_PERIOD_S, self.publish_diagnostics)
         self.slots: dict[str, LatestSlot] = {}
+        self._last_input: dict[str, float] = {}  # watched per-frame topic -> monotonic time of last message
+        self._started = time.monotonic()
+        self.fault_hold_s = self.param("fault_hold_s", FAULT_HOLD_S, "seconds a rejected input or a "
+                                       "failure keeps /diagnostics at WARN/ERROR", float_range=(0.0, 3600.0))
+        self.input_timeout_s = self.param("input_timeout_s", INPUT_TIMEOUT_S, "a per-frame input silent "
+                                          "this long is reported on /diagnostics (WARN waiting)",
+                                          float_range=(0.1, 3600.0))
+        self.create_timer(DIAGNOSTICS_PERIOD_S, self.publish_diagnostics)
 
     # ---- parameters -------------------------------------------------------------------------
     def param(self, name: str, default, description: str, *, choices=None, int_range=None,
@@ -97,6 +112,49 @@ class MirrorNode(Node):
             raise StartupError(f"parameter '{name}'={value!r} is not one of {list(choices)}")
         return value
 
+    # ---- subscriptions ------------------------------------------------------------------------
+    def subscribe(self, msg_type, topic: str, callback: Callable, qos) -> None:
+        """A subscription whose callback runs in the executor and can never raise out of it."""
+        self.create_subscription(msg_type, topic, self.guarded(topic, callback), qos)
+
+    def subscribe_newest(self, msg_type, topic: str, handler: Callable, qos, watched: bool = False) -> LatestSlot:
+        """Per-frame input: the callback only stores (msg, receive ns) in a newest-wins slot; a
+        worker thread calls handler(msg, receive_ns) for the newest one (slower input is dropped).
+        watched: silence on the topic for input_timeout_s is reported (a camera that stopped, or
+        frames too large for the transport, would otherwise look like an idle node)."""
+        slot = LatestSlot()
+        self.slots[topic] = slot
+        if watched:
+            self._last_input[topic] = self._started
+
+        def run():
+            while True:
+                item = slot.take(WORKER_POLL_S)
+                if slot.closed:
+                    return
+                if item is not None:
+                    self.guarded(topic, handler)(*item)
+
+        threading.Thread(target=run, name=f"{self.get_name()}{topic.replace('/', '-')}", daemon=True).start()
+
+        def on_message(msg):
+            if watched:
+                self._last_input[topic] = time.monotonic()
+            slot.put((msg, self.now_ns()))
+
+        self.subscribe(msg_type, topic, on_message, qos)
+        return slot
+
+    def guarded(self, topic: str, callback: Callable) -> Callable:
+        """callback, with any exception reported as an ERROR on `topic` instead of raised."""
+        def call(*args):
+            try:
+                callback(*args)
+            except Exception as error:  # noqa: BLE001 - the node must survive any message
+                self.fail(f"handling {topic} failed: {type(error).__name__}: {error}", topic)
+                self.get_logger().debug(traceback.format_exc())
+        return call
+
     # ---- input handling -----------------------------------------------------------------------
     def decode_color(self, msg, topic: str):
         """RGB array of a colour image message, or None after reporting why it was rejected."""
@@ -107,43 +165,43 @@ class MirrorNode(Node):
             return None
 
     def reject(self, topic: str, reason: str) -> None:
+        """An input that cannot be used: WARN log line and diagnostics naming topic and reason."""
         self.rejected += 1
-        message = f"rejected input on {topic}: {reason}"
-        self.get_logger().warning(message, throttle_duration_sec=LOG_THROTTLE_S)
-        self._fault = ("WARN", message, time.monotonic())
-        self.publish_diagnostics()
+        self._report(DiagnosticStatus.WARN, f"rejected input on {topic}: {reason}", topic)
 
-    def fail(self, message: str) -> None:
-        self.get_logger().error(message, throttle_duration_sec=LOG_THROTTLE_S)
-        self._fault = ("ERROR", message, time.monotonic())
-        self.publish_diagnostics()
+    def fail(self, message: str, topic: str = "") -> None:
+        """Processing failed (e.g. a network produced NaN): ERROR, nothing published for it."""
+        self.failures += 1
+        self._report(DiagnosticStatus.ERROR, message, topic)
+
+    def _report(self, level: bytes, message: str, topic: str) -> None:
+        now = time.monotonic()
+        self._log(level, message, topic, now)
+        current = self._fault
+        if (current is not None and current[0] == DiagnosticStatus.ERROR and level != DiagnosticStatus.ERROR
+                and now - current[2] <= self.fault_hold_s):
+            return  # a warning does not hide a recent error
+        self._fault = (level, message, now)
+        if current is None or current[1] != message:
+            self.publish_diagnostics()  # a new complaint is visible at once; repeats wait for the timer
+
+    def _log(self, level: bytes, message: str, topic: str, now: float) -> None:
+        """Log a complaint unless the same one about this topic was logged < LOG_THROTTLE_S ago
+        (a flood of bad frames is one line per period; a different reason is logged at once)."""
+        last_message, last_time, suppressed = self._logged.get(topic, ("", -LOG_THROTTLE_S, 0))
+        if message == last_message and now - last_time < LOG_THROTTLE_S:
+            self._logged[topic] = (last_message, last_time, suppressed + 1)
+            return
+        self._logged[topic] = (message, now, 0)
+        text = message + (f" ({suppressed} more since the last report)" if suppressed else "")
+        log = self.get_logger().error if level == DiagnosticStatus.ERROR else self.get_logger().warning
+        log(text)
 
     def waiting(self, reason: str | None) -> None:
         """Mark the node as waiting for an input (WARN) or no longer waiting (None)."""
         if reason and reason != self._waiting:
             self.get_logger().info(f"waiting: {reason}")
         self._waiting = reason
-
-    def start_worker(self, slot_name: str, handler: Callable) -> LatestSlot:
-        """A newest-wins slot for one input topic, drained by a worker thread calling handler."""
-        slot = LatestSlot()
-        self.slots[slot_name] = slot
-
-        def run():
-            while True:
-                item = slot.take(WORKER_POLL_S)
-                if slot.closed:
-                    return
-                if item is None:
-                    continue
-                try:
-                    handler(*item)
-                except Exception as error:  # noqa: BLE001 - the node must survive any frame
-                    self.fail(f"{type(error).__name__}: {error}")
-                    self.get_logger().debug(traceback.format_exc())
-
-        threading.Thread(target=run, name=f"{self.get_name()}-{slot_name}", daemon=True).start()
-        return slot
 
     @property
     def dropped(self) -> int:
@@ -166,11 +224,15 @@ class MirrorNode(Node):
         return self.get_clock().now().nanoseconds
 
     def status(self) -> tuple[bytes, str]:
-        if self._fault and time.monotonic() - self._fault[2] > FAULT_HOLD_S:
-            self._fault = None
-        if self._fault:
-            level = DiagnosticStatus.ERROR if self._fault[0] == "ERROR" else DiagnosticStatus.WARN
-            return level, self._fault[1]
+        fault = self._fault
+        if fault and time.monotonic() - fault[2] > self.fault_hold_s:
+            self._fault = fault = None
+        if fault:
+            return fault[0], fault[1]
+        now = time.monotonic()
+        for topic, last in self._last_input.items():
+            if now - last > self.input_timeout_s:
+                return DiagnosticStatus.WARN, f"waiting: no messages on {topic} for {now - last:.0f} s"
         if self._waiting:
             return DiagnosticStatus.WARN, f"waiting: {self._waiting}"
         return DiagnosticStatus.OK, "running"
@@ -186,6 +248,8 @@ class MirrorNode(Node):
             "frames_processed": str(summary["count"]),
             "frames_dropped": str(self.dropped),
             "inputs_rejected": str(self.rejected),
+            "processing_failures": str(self.failures),
+            **self.status_values(),
         }
         status = DiagnosticStatus(level=level, name=f"fashionmirror/{self.get_name()}",
                                   message=message, hardware_id="fashionmirror")
@@ -194,13 +258,21 @@ class MirrorNode(Node):
         array.header.stamp = self.get_clock().now().to_msg()
         self._diagnostics_pub.publish(array)
 
+    def status_values(self) -> dict[str, str]:
+        """Extra key/values for /diagnostics (a node's current inputs, ...)."""
+        return {}
+
     def close(self) -> None:
         for slot in self.slots.values():
             slot.close()
 
 
-def spin_node(node_factory: Callable[[], MirrorNode], args=None) -> int:
-    """rclpy boilerplate: init, build the node (errors at start-up exit 1 with a clear line), spin."""
+def spin_node(name: str, node_factory: Callable[[], MirrorNode], args=None) -> int:
+    """rclpy boilerplate: init, build the node, spin.
+
+    A start-up failure (bad checkpoint, missing file, bad parameter) is one line on stderr,
+    "[fatal] <node>: <problem>", and exit code 1: no traceback for a configuration mistake.
+    """
     import rclpy
     from rclpy.executors import ExternalShutdownException
 
@@ -211,8 +283,11 @@ def spin_node(node_factory: Callable[[], MirrorNode], args=None) -> int:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except Exception as error:  # noqa: BLE001 - any start-up failure: one clear line, exit 1
-        print(f"[fatal] {node_factory_name(node_factory)}: {type(error).__name__}: {error}", flush=True)
+    except StartupError as error:
+        print(f"[fatal] {name}: {error}", file=sys.stderr, flush=True)
+        return 1
+    except Exception as error:  # noqa: BLE001 - anything else: still one clear line, exit 1
+        print(f"[fatal] {name}: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
         return 1
     finally:
         if node is not None:
@@ -220,10 +295,6 @@ def spin_node(node_factory: Callable[[], MirrorNode], args=None) -> int:
             node.destroy_node()
         rclpy.try_shutdown()
     return 0
-
-
-def node_factory_name(factory) -> str:
-    return getattr(factory, "__qualname__", "node")
 
 
 class StartupError(RuntimeError):

@@ -7,7 +7,8 @@ Publishes   /tryon/image (rgb8, model-sized, header = the camera frame's header)
 Recurrent: keeps h^t and p^t; starts from h^0 = h^s and p^0 = the source pose. With no person
 in view it publishes nothing and restarts from h^s when the person comes back. The skeleton
 p^t is rendered here from the keypoints (1.6 kB per frame on the wire instead of a 196 kB image),
-with the same renderer pose_node uses for /pose/skeleton.
+with the same renderer pose_node uses for /pose/skeleton; keypoints with NaN/inf or for a
+zero-sized image are rejected before anything is drawn.
 """
 from __future__ import annotations
 
@@ -18,13 +19,14 @@ from fashionmirror_ros.msg import PoseKeypoints, TryOnMasks
 from fashionmirror_ros.nodes.common import (LATCHED_QOS, OUTPUT_QOS, rgb_image_msg, spin_node,
                                             stamp_ns)
 from fashionmirror_ros.nodes.model_node import ModelNode
-from fashionmirror_ros.nodes.pose_node import keypoints_array
 from fashionmirror_ros.pipeline.framing import Letterbox
 from fashionmirror_ros.pipeline.images import ImageRejected, RawImage, decode_mono
+from fashionmirror_ros.pipeline.keypoints import KeypointsRejected, checked_keypoints
 from fashionmirror_ros.pipeline.sessions import GenerationSession, Masks, NotReady
 from sensor_msgs.msg import Image
 
 KEYPOINTS_TOPIC = "/pose/keypoints"
+SOURCE_KEYPOINTS_TOPIC = "/tryon/source_keypoints"
 MASKS_TOPIC = "/cmn/masks"
 
 
@@ -34,39 +36,51 @@ class HsgNode(ModelNode):
         self.session = GenerationSession(self.model, self.options, self.image_size)
         self.lock = threading.Lock()
         self.source_stamp: int | None = None
-        self.source_pose: PoseKeypoints | None = None
+        self.source_pose: tuple[int, object] | None = None  # (stamp ns, model-frame keypoints)
+        self.person_in_view = True
         self.tryon_pub = self.create_publisher(Image, "/tryon/image", OUTPUT_QOS)
-        slot = self.start_worker("keypoints", self.process)
-        self.create_subscription(PoseKeypoints, KEYPOINTS_TOPIC,
-                                 lambda msg: slot.put((msg, self.now_ns())), OUTPUT_QOS)
-        self.create_subscription(TryOnMasks, MASKS_TOPIC, self.on_masks, LATCHED_QOS)
-        self.create_subscription(PoseKeypoints, "/tryon/source_keypoints", self.on_source_pose,
-                                 LATCHED_QOS)
+        self.subscribe_newest(PoseKeypoints, KEYPOINTS_TOPIC, self.process, OUTPUT_QOS, watched=True)
+        self.subscribe(TryOnMasks, MASKS_TOPIC, self.on_masks, LATCHED_QOS)
+        self.subscribe(PoseKeypoints, SOURCE_KEYPOINTS_TOPIC, self.on_source_pose, LATCHED_QOS)
         self.listen_for_inputs(self.on_source, self.on_garment)
-        self.waiting(self.session.missing())
+        self.update_waiting()
+
+    def update_waiting(self) -> None:
+        self.waiting(self.session.missing() or (None if self.person_in_view else "no person in view"))
+
+    def model_keypoints(self, msg: PoseKeypoints, topic: str):
+        """The message's keypoints letterboxed into the model frame, or None after a reject."""
+        try:
+            keypoints = checked_keypoints(msg.x, msg.y, msg.confidence, msg.image_width, msg.image_height)
+        except KeypointsRejected as error:
+            self.reject(topic, str(error))
+            return None
+        return Letterbox.fit(msg.image_width, msg.image_height, self.image_size).keypoints(keypoints)
 
     def on_source(self, rgb, header) -> None:
         with self.lock:
             self.session.set_source(rgb)
             self.source_stamp = stamp_ns(header.stamp) if header is not None else None
             self.apply_source_pose()
+            self.update_waiting()
 
     def on_garment(self, rgb, header) -> None:
         with self.lock:
             self.session.set_garment(rgb)
+            self.update_waiting()
+        self.get_logger().info(f"new garment {self.session.garment_crc:08x}: frames resume when "
+                               "cmn_node's masks for it arrive")
 
     def on_source_pose(self, msg: PoseKeypoints) -> None:
+        keypoints = self.model_keypoints(msg, SOURCE_KEYPOINTS_TOPIC) if msg.person_found else None
         with self.lock:
-            self.source_pose = msg
+            self.source_pose = None if keypoints is None else (stamp_ns(msg.header.stamp), keypoints)
             self.apply_source_pose()
 
     def apply_source_pose(self) -> None:
         """p^0: the pose of h^s, if pose_node found one in this very source image."""
-        msg = self.source_pose
-        if msg is None or self.source_stamp != stamp_ns(msg.header.stamp) or not msg.person_found:
-            return
-        box = Letterbox.fit(msg.image_width, msg.image_height, self.image_size)
-        self.session.set_source_pose(box.keypoints(keypoints_array(msg)))
+        if self.source_pose is not None and self.source_pose[0] == self.source_stamp:
+            self.session.set_source_pose(self.source_pose[1])
 
     def on_masks(self, msg: TryOnMasks) -> None:
         try:
@@ -81,31 +95,32 @@ class HsgNode(ModelNode):
             return
         with self.lock:
             self.session.offer_masks(Masks(removed, cloth, msg.multi_frame, msg.source_crc, msg.garment_crc))
+            self.update_waiting()
 
     def process(self, msg: PoseKeypoints, receive_ns: int) -> None:
         if not msg.person_found:
             with self.lock:
                 self.session.reset()
-            self.waiting("no person in view")
+                self.person_in_view = False
+                self.update_waiting()
             return
-        if msg.image_width == 0 or msg.image_height == 0:
-            self.reject(KEYPOINTS_TOPIC, "keypoints with a zero image size")
+        keypoints = self.model_keypoints(msg, KEYPOINTS_TOPIC)
+        if keypoints is None:
             return
-        keypoints = Letterbox.fit(msg.image_width, msg.image_height, self.image_size).keypoints(
-            keypoints_array(msg))
         try:
             with self.lock:
+                self.person_in_view = True
                 frame = self.session.step(keypoints)
-        except NotReady as reason:
-            self.waiting(str(reason))
+        except NotReady:
+            self.update_waiting()
             return
-        self.waiting(None)
+        self.update_waiting()
         self.tryon_pub.publish(rgb_image_msg(frame, msg.header))
         self.record_latency(msg.header, receive_ns, self.now_ns())
 
 
 def main(args=None) -> int:
-    return spin_node(lambda: HsgNode(), args)
+    return spin_node("hsg_node", HsgNode, args)
 
 
 if __name__ == "__main__":

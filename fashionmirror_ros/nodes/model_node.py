@@ -62,13 +62,14 @@ class ModelNode(MirrorNode):
         """Subscribe to the source and garment topics, then apply the image-file parameters.
 
         on_source(rgb, header) / on_garment(rgb, header) get model-sized RGB arrays; header is
-        None for images read from files.
+        None for images read from files. A failure in them (e.g. non-finite network output) is
+        reported as an ERROR naming the topic; the node keeps its previous inputs' state.
         """
         for topic, handler, path in ((SOURCE_TOPIC, on_source, self.source_path),
                                      (GARMENT_TOPIC, on_garment, self.garment_path)):
-            self.create_subscription(Image, topic, self._image_handler(topic, handler), LATCHED_QOS)
+            self.subscribe(Image, topic, self._image_handler(topic, handler), LATCHED_QOS)
             if path:
-                handler(self.fit(read_rgb_file(path)), None)
+                self.guarded(topic, handler)(self.fit(read_rgb_file(path)), None)
 
     def _image_handler(self, topic: str, handler):
         def on_message(msg: Image) -> None:
@@ -76,6 +77,13 @@ class ModelNode(MirrorNode):
             if rgb is not None:
                 handler(self.fit(rgb), msg.header)
         return on_message
+
+    def status_values(self) -> dict[str, str]:
+        """Which source and garment the node works on (CRC-32, as in TryOnMasks), for operators."""
+        session = getattr(self, "session", None)
+        if session is None:
+            return {}
+        return {"source_crc": f"{session.source_crc:08x}", "garment_crc": f"{session.garment_crc:08x}"}
 
     def fit(self, rgb):
         height, width = rgb.shape[:2]

@@ -19,11 +19,13 @@ from fashionmirror_ros.msg import PoseKeypoints
 from fashionmirror_ros.nodes.common import (LATCHED_QOS, OUTPUT_QOS, SENSOR_QOS, MirrorNode,
                                             StartupError, rgb_image_msg, spin_node, stamp_ns)
 from fashionmirror_ros.pipeline.framing import Letterbox
+from fashionmirror_ros.pipeline.keypoints import KeypointsRejected, checked_keypoints
 from fashionmirror_ros.pose.estimators import make_estimator
-from fashionmirror_ros.pose.layout import NUM_KEYPOINTS
 from fashionmirror_ros.pose.skeleton import render_skeleton
 
 RECORDED_BUFFER = 256  # recorded keypoints waiting for their camera frame (bounded)
+CAMERA_TOPIC = "/camera/image_raw"
+SOURCE_TOPIC = "/tryon/source_image"
 
 
 def keypoints_msg(keypoints: np.ndarray, header, width: int, height: int, found: bool,
@@ -72,28 +74,27 @@ class PoseNode(MirrorNode):
                                                        **kwargs)
             except Exception as error:  # noqa: BLE001 - report any MediaPipe start-up failure
                 raise StartupError(f"MediaPipe Holistic could not start: {error}") from error
-            self.create_subscription(Image, "/tryon/source_image", self.on_source, LATCHED_QOS)
+            self.subscribe(Image, SOURCE_TOPIC, self.on_source, LATCHED_QOS)
         else:
             self.estimator = self.source_estimator = None
-            self.create_subscription(PoseKeypoints, recorded_topic, self.on_recorded, 50)
+            self.subscribe(PoseKeypoints, recorded_topic, self.on_recorded, 50)
 
-        slot = self.start_worker("camera", self.process)
-        self.create_subscription(Image, "/camera/image_raw",
-                                 lambda msg: slot.put((msg, self.now_ns())), SENSOR_QOS)
+        self.subscribe_newest(Image, CAMERA_TOPIC, self.process, SENSOR_QOS, watched=True)
         self.get_logger().info(f"pose_node ready (estimator={self.estimator_name})")
 
     def on_recorded(self, msg: PoseKeypoints) -> None:
+        """Recorded keypoints wait (bounded) for their camera frame; validated when it comes."""
         self.recorded[stamp_ns(msg.header.stamp)] = keypoints_array(msg)
         while len(self.recorded) > RECORDED_BUFFER:
             self.recorded.popitem(last=False)
 
     def on_source(self, msg: Image) -> None:
-        rgb = self.decode_color(msg, "/tryon/source_image")
+        rgb = self.decode_color(msg, SOURCE_TOPIC)
         if rgb is None:
             return
         result = self.source_estimator.estimate(np.ascontiguousarray(rgb))
         if not result.person_found:
-            self.reject("/tryon/source_image", "no person found in the source image; "
+            self.reject(SOURCE_TOPIC, "no person found in the source image; "
                         "p^0 will be the first camera pose")
         self.source_pose_pub.publish(keypoints_msg(result.keypoints, msg.header, msg.width, msg.height,
                                                    result.person_found, "mediapipe_holistic"))
@@ -104,20 +105,23 @@ class PoseNode(MirrorNode):
             return result.keypoints, result.person_found
         keypoints = self.recorded.pop(stamp_ns(msg.header.stamp), None)
         if keypoints is None:
-            self.reject("/camera/image_raw", "no recorded keypoints with this frame's stamp")
+            self.reject(CAMERA_TOPIC, "no recorded keypoints with this frame's stamp")
             return None
         return keypoints, bool((keypoints[:, 2] > 0).any())
 
     def process(self, msg: Image, receive_ns: int) -> None:
-        rgb = self.decode_color(msg, "/camera/image_raw")
+        rgb = self.decode_color(msg, CAMERA_TOPIC)
         if rgb is None:
             return
         estimate = self.estimate(msg, rgb)
         if estimate is None:
             return
         keypoints, found = estimate
-        if keypoints.shape != (NUM_KEYPOINTS, 3) or not np.isfinite(keypoints).all():
-            self.reject("/camera/image_raw", "pose estimate is not 137 finite keypoints")
+        try:
+            keypoints = checked_keypoints(*np.asarray(keypoints, np.float32).reshape(-1, 3).T,
+                                          msg.width, msg.height)
+        except KeypointsRejected as error:
+            self.reject(CAMERA_TOPIC, f"pose estimate for this frame: {error}")
             return
         self.waiting(None if found else "no person in view")
         self.keypoints_pub.publish(keypoints_msg(keypoints, msg.header, msg.width, msg.height, found,
@@ -136,7 +140,7 @@ class PoseNode(MirrorNode):
 
 
 def main(args=None) -> int:
-    return spin_node(lambda: PoseNode(), args)
+    return spin_node("pose_node", PoseNode, args)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,9 @@ class NodeSpec:
         argv = [sys.executable, "-m", f"fashionmirror_ros.nodes.{self.name}", "--ros-args",
                 "--params-file", str(params_file)]
         for key, value in self.parameters.items():
-            argv += ["-p", f"{key}:={format_parameter(value)}"]
+            # Prefixed with the node name: a plain "-p key:=value" is a /** rule, and rcl lets the
+            # params file's node-specific entries (pose_node: estimator: ...) win over it.
+            argv += ["-p", f"{self.name}:{key}:={format_parameter(value)}"]
         for source, target in self.remappings.items():
             argv += ["-r", f"{source}:={target}"]
         return argv
@@ -71,6 +74,8 @@ class GraphSupervisor:
         self.log_dir = Path(log_dir) if log_dir else None
         self.env = dict(os.environ if env is None else env)
         self.nodes: dict[str, RunningNode] = {}
+        self._watching: threading.Event | None = None
+        self._lock = threading.Lock()  # poll() from a watcher thread and the caller's thread
 
     def _spawn(self, spec: NodeSpec) -> subprocess.Popen:
         output = None
@@ -88,21 +93,40 @@ class GraphSupervisor:
     def poll(self) -> list[str]:
         """Restart nodes that exited (after RESPAWN_DELAY_S); returns the names restarted now."""
         restarted = []
-        now = time.monotonic()
-        for node in self.nodes.values():
-            if node.process.poll() is None or not self.respawn:
-                continue
-            if node.died_at is None:
-                node.died_at = now
-            if now - node.died_at < RESPAWN_DELAY_S:
-                continue
-            node.exit_codes.append(node.process.returncode)
-            node.process = self._spawn(node.spec)
-            node.died_at = None
-            node.restarts += 1
-            node.restart_times.append(now)
-            restarted.append(node.spec.name)
+        with self._lock:
+            now = time.monotonic()
+            for node in self.nodes.values():
+                if self._restart_if_dead(node, now):
+                    restarted.append(node.spec.name)
         return restarted
+
+    def _restart_if_dead(self, node: RunningNode, now: float) -> bool:
+        if node.process.poll() is None or not self.respawn:
+            return False
+        if node.died_at is None:
+            node.died_at = now
+        if now - node.died_at < RESPAWN_DELAY_S:
+            return False
+        node.exit_codes.append(node.process.returncode)
+        node.process = self._spawn(node.spec)
+        node.died_at = None
+        node.restarts += 1
+        node.restart_times.append(now)
+        return True
+
+    def watch(self, poll_s: float = 0.2, on_restart=None) -> "GraphSupervisor":
+        """poll() on a background thread until stop(), as `fashionmirror run` does in its loop;
+        on_restart(name) is called for each node restarted."""
+        stop = self._watching = threading.Event()
+
+        def run():
+            while not stop.wait(poll_s):
+                for name in self.poll():
+                    if on_restart is not None:
+                        on_restart(name)
+
+        threading.Thread(target=run, name="graph-supervisor", daemon=True).start()
+        return self
 
     def dead(self) -> dict[str, int]:
         return {name: node.process.returncode for name, node in self.nodes.items()
@@ -113,6 +137,12 @@ class GraphSupervisor:
 
     def stop(self) -> dict[str, int]:
         """SIGINT (clean rclpy shutdown), then SIGKILL after STOP_TIMEOUT_S; returns exit codes."""
+        if self._watching is not None:
+            self._watching.set()  # a node stopping now must not be respawned
+        with self._lock:
+            return self._stop_all()
+
+    def _stop_all(self) -> dict[str, int]:
         for node in self.nodes.values():
             if node.process.poll() is None:
                 node.process.send_signal(signal.SIGINT)

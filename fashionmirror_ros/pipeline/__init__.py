@@ -1,8 +1,9 @@
 """The run-time pipeline the ROS nodes are thin shells over, testable without ROS.
 
-images   validation and decoding of raw image buffers (what a sensor_msgs/Image carries)
-framing  letterboxing camera frames and keypoints onto the model's square input
-stats    rolling latency / rate statistics for NodeLatency and /diagnostics
-latest   a one-slot, newest-wins hand-off between a subscription and a worker thread
-sessions the stateful CMN and SFE+HSG steps of a try-on stream
+images    validation and decoding of raw image buffers (what a sensor_msgs/Image carries)
+keypoints validation of the 137 keypoints of a PoseKeypoints message (NaN, inf, zero image size)
+framing   letterboxing camera frames and keypoints onto the model's square input
+stats     rolling latency / rate statistics for NodeLatency and /diagnostics
+latest    a one-slot, newest-wins hand-off between a subscription and a worker thread
+sessions  the stateful CMN and SFE+HSG steps of a try-on stream
 """

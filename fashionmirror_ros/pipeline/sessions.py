@@ -9,7 +9,9 @@ Our reading for a live stream:
   may be one frame older than the paper's (the feedback lag, measured by the replay report).
 - Frames. p^0 is the source image's pose (pose_node estimates it). If it is not known yet, the
   first camera pose stands in for it (h^0 = h^s is then assumed to be in that pose). When the
-  person leaves the view the recurrence is reset, so a returning person starts again from h^s.
+  person leaves the view the recurrence is reset, so a returning person starts again from h^s;
+  cmn_node then restarts the mask history and publishes the source masks again, so the first
+  frame after a return is generated exactly as the first frame of the stream was.
 - Masks carry CRC-32 identifiers of the source and garment they were computed for; the
   generator ignores masks for another source or garment (no old-garment mask after a swap).
 All images here are model-sized RGB uint8 (S, S, 3); masks uint8 (S, S) with 255 = 1.0.
@@ -124,16 +126,17 @@ class MaskSession:
 
     def set_source(self, rgb: np.ndarray) -> None:
         self.source, self.source_crc = image_tensor(rgb, self.options), image_crc(rgb)
-        self._restart()
+        self.restart()
 
     @torch.inference_mode()
     def set_garment(self, rgb: np.ndarray) -> None:
         with self.options.autocast():
             self.garment_embedding = self.cmn.encode(image_tensor(rgb, self.options))
         self.garment_crc = image_crc(rgb)
-        self._restart()
+        self.restart()
 
-    def _restart(self) -> None:
+    def restart(self) -> None:
+        """Start the mask history again from the source (new inputs, or the person left)."""
         self.history.clear()
         self.steps = 0
         self.removed_mask = None
@@ -190,6 +193,7 @@ class GenerationSession:
         self.previous_frame: torch.Tensor | None = None
         self.previous_skeleton: torch.Tensor | None = None
         self.previous_cloth_mask: torch.Tensor | None = None  # M_c^t, masks h^t after step one
+        self.newest_offer: Masks | None = None
         self.frames_generated = 0
 
     def skeleton(self, keypoints: np.ndarray) -> torch.Tensor:
@@ -216,6 +220,8 @@ class GenerationSession:
         self.removed_mask = self.cloth_mask = None
         self.source_features = self.removed_bytes = None
         self.reset()
+        if self.newest_offer is not None:  # masks may arrive before the inputs they were made for
+            self.offer_masks(self.newest_offer)
 
     def reset(self) -> None:
         """Restart the recurrence at h^0 = h^s (new inputs, or the person left the view)."""
@@ -224,7 +230,15 @@ class GenerationSession:
         self.previous_cloth_mask = None
 
     def offer_masks(self, masks: Masks) -> bool:
-        """Use `masks` if they were computed for this source and garment."""
+        """Use `masks` if they were computed for this source and garment.
+
+        The newest offer is kept (one, so memory is bounded) and offered again when the source
+        or garment changes: a restarted hsg_node gets the latched source, garment and masks in
+        any order, and cmn_node sends no new masks until it sees generated frames.
+        """
+        self.newest_offer = masks
+        if self.source is None or self.garment_features is None:
+            return False
         if (masks.source_crc, masks.garment_crc) != (self.source_crc, self.garment_crc):
             return False
         removed_bytes = masks.removed.tobytes()
