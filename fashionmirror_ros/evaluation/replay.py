@@ -513,18 +513,11 @@ def model_parameters(checkpoint: str | None, device: str | None, preset: str | N
 
 def start_graph(estimator: str, parameters: dict, log_dir: Path, params_file=None,
                 extra_pose: dict | None = None):
-    from fashionmirror_ros.nodes.supervisor import GraphSupervisor, NodeSpec, graph_specs
+    from fashionmirror_ros.nodes.supervisor import GraphSupervisor, graph_specs
 
     specs = graph_specs("/camera/image_raw", estimator, parameters)
     if extra_pose:
         specs[0].parameters.update(extra_pose)
-    for spec in specs:
-        # `-p name:=value` loses against a node-specific entry of the parameters file
-        # (config/mirror.yaml sets pose_node.estimator, *.num_threads); `-p node:name:=value`
-        # is the node-specific override that wins. Only added when NodeSpec does not do it.
-        probe = NodeSpec(spec.name, {"probe": 1}).command(Path("params.yaml"))
-        if f"{spec.name}:probe:=1" not in probe:
-            spec.parameters = {f"{spec.name}:{key}": value for key, value in spec.parameters.items()}
     supervisor = GraphSupervisor(specs, params_file, respawn=False, log_dir=log_dir)
     return supervisor.start()
 
