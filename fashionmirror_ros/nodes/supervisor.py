@@ -19,7 +19,19 @@ from fashionmirror_ros.pipeline.assets import find_data
 
 NODE_NAMES = ("pose_node", "cmn_node", "hsg_node")
 RESPAWN_DELAY_S = 1.0
+MAX_RESPAWN_DELAY_S = 30.0
+STABLE_RUN_S = 10.0  # a node that ran this long before dying is restarted after RESPAWN_DELAY_S
 STOP_TIMEOUT_S = 10.0
+SIGINT_GRACE_S = 3.0
+
+
+def _default_sigint() -> None:
+    """In the child: SIGINT back to default (a background shell job inherits it ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def default_params_file() -> Path:
@@ -59,6 +71,7 @@ class RunningNode:
     started: float
     restarts: int = 0
     died_at: float | None = None
+    respawn_delay: float = RESPAWN_DELAY_S / 2  # doubled to RESPAWN_DELAY_S at the first death
     exit_codes: list = field(default_factory=list)
     restart_times: list = field(default_factory=list)
 
@@ -78,12 +91,13 @@ class GraphSupervisor:
         self._lock = threading.Lock()  # poll() from a watcher thread and the caller's thread
 
     def _spawn(self, spec: NodeSpec) -> subprocess.Popen:
-        output = None
-        if self.log_dir is not None:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            output = open(self.log_dir / f"{spec.name}.log", "ab")
-        return subprocess.Popen(spec.command(self.params_file), env=self.env, stdout=output,
-                                stderr=subprocess.STDOUT if output else None)
+        command = spec.command(self.params_file)
+        if self.log_dir is None:
+            return subprocess.Popen(command, env=self.env, preexec_fn=_default_sigint)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_dir / f"{spec.name}.log", "ab") as output:  # the child keeps its copy
+            return subprocess.Popen(command, env=self.env, stdout=output, stderr=subprocess.STDOUT,
+                                    preexec_fn=_default_sigint)
 
     def start(self) -> "GraphSupervisor":
         for spec in self.specs:
@@ -105,7 +119,12 @@ class GraphSupervisor:
             return False
         if node.died_at is None:
             node.died_at = now
-        if now - node.died_at < RESPAWN_DELAY_S:
+            # A node that dies soon after starting (a bad checkpoint, a bad parameter) is
+            # restarted ever more slowly, so a configuration error does not become a busy loop.
+            lived = now - (node.restart_times[-1] if node.restart_times else node.started)
+            node.respawn_delay = (min(node.respawn_delay * 2, MAX_RESPAWN_DELAY_S)
+                                  if lived < STABLE_RUN_S else RESPAWN_DELAY_S)
+        if now - node.died_at < node.respawn_delay:
             return False
         node.exit_codes.append(node.process.returncode)
         node.process = self._spawn(node.spec)
@@ -136,25 +155,36 @@ class GraphSupervisor:
         return {name: node.process.pid for name, node in self.nodes.items()}
 
     def stop(self) -> dict[str, int]:
-        """SIGINT (clean rclpy shutdown), then SIGKILL after STOP_TIMEOUT_S; returns exit codes."""
+        """Stop every node cleanly if it can (see _stop_all); returns the exit codes."""
         if self._watching is not None:
             self._watching.set()  # a node stopping now must not be respawned
         with self._lock:
             return self._stop_all()
 
     def _stop_all(self) -> dict[str, int]:
+        """SIGINT, then SIGTERM after SIGINT_GRACE_S, then SIGKILL at STOP_TIMEOUT_S."""
         for node in self.nodes.values():
             if node.process.poll() is None:
                 node.process.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + STOP_TIMEOUT_S
+        if not self._all_exited(SIGINT_GRACE_S):
+            for node in self.nodes.values():
+                if node.process.poll() is None:
+                    node.process.terminate()
+        self._all_exited(STOP_TIMEOUT_S - SIGINT_GRACE_S)
         codes = {}
         for name, node in self.nodes.items():
-            try:
-                codes[name] = node.process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
+            if node.process.poll() is None:
                 node.process.kill()
-                codes[name] = node.process.wait()
+            codes[name] = node.process.wait()
         return codes
+
+    def _all_exited(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if all(node.process.poll() is not None for node in self.nodes.values()):
+                return True
+            time.sleep(0.05)
+        return False
 
     def __enter__(self) -> "GraphSupervisor":
         return self.start()
@@ -175,7 +205,8 @@ def graph_specs(camera_topic: str = "/camera/image_raw", estimator: str | None =
 
 
 def run_forever(supervisor: GraphSupervisor, poll_s: float = 0.2) -> int:
-    """`fashionmirror run`: supervise until Ctrl-C."""
+    """`fashionmirror run`: supervise until Ctrl-C or SIGTERM."""
+    signal.signal(signal.SIGTERM, _interrupt)
     supervisor.start()
     print(f"fashionmirror run: started {supervisor.pids()} with {supervisor.params_file}", flush=True)
     try:
