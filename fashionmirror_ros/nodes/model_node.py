@@ -16,7 +16,7 @@ from fashionmirror_ros.models.checkpoint import CheckpointError, load_checkpoint
 from fashionmirror_ros.nodes.common import LATCHED_QOS, MirrorNode, StartupError
 from fashionmirror_ros.pipeline.assets import resolve_checkpoint
 from fashionmirror_ros.pipeline.framing import Letterbox
-from fashionmirror_ros.pipeline.sessions import InferenceOptions, select_device
+from fashionmirror_ros.pipeline.sessions import InferenceOptions, select_device, warm_up
 
 SOURCE_TOPIC = "/tryon/source_image"
 GARMENT_TOPIC = "/tryon/garment_image"
@@ -58,8 +58,9 @@ class ModelNode(MirrorNode):
         if self.options.channels_last:
             self.model.to(memory_format=torch.channels_last)
         self.image_size = self.config.image_size
+        warm_up(self.model, self.options, self.image_size)
         self.get_logger().info(f"loaded {path} (preset {self.config.name}) on {self.options.device}, "
-                               f"{threads} thread(s)")
+                               f"{threads} thread(s), networks warmed up")
 
     def listen_for_inputs(self, on_source, on_garment) -> None:
         """Subscribe to the source and garment topics, then apply the image-file parameters.

@@ -86,6 +86,18 @@ def to_uint8_mask(tensor: torch.Tensor) -> np.ndarray:
     return tensor[0, 0].float().clamp(0, 1).mul(255).round().byte().cpu().numpy()
 
 
+@torch.inference_mode()
+def warm_up(model, options: InferenceOptions, image_size: int) -> None:
+    """Run every network once on blank inputs: the first call of a PyTorch CPU kernel is
+    several times slower (about 0.8 s here), and it must not land on the first camera frames."""
+    image = image_tensor(np.zeros((image_size, image_size, 3), np.uint8), options)
+    mask = torch.zeros(1, 1, image_size, image_size, device=options.device)
+    with options.autocast():
+        model.masks_single(image, image)
+        model.cloth_mask_multi(image, image, image, image)
+        model.generate(image, mask, image, mask, image, image, image)
+
+
 @dataclass
 class Masks:
     removed: np.ndarray  # M_r (S, S) uint8
