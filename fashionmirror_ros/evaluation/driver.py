@@ -100,10 +100,15 @@ class GraphDriver:
         self._spinner.start()
 
     def _spin(self) -> None:
+        from rclpy.executors import ExternalShutdownException
+
         try:
             self.executor.spin()
-        except Exception:  # noqa: BLE001 - the context was shut down under the executor
-            pass
+        except ExternalShutdownException:
+            return  # the context was shut down under the executor
+        except Exception as error:  # noqa: BLE001 - a recorder fault must be seen, not hidden
+            if self.executor.context.ok():
+                print(f"graph driver: executor stopped: {type(error).__name__}: {error}", flush=True)
 
     def _recorder(self, into: list):
         def callback(msg):

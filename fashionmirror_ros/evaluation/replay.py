@@ -188,8 +188,12 @@ class Harness:
 
         try:
             self.executor.spin()
-        except (ExternalShutdownException, Exception):  # noqa: BLE001 - ends with the context
-            pass
+        except ExternalShutdownException:
+            return  # ends with the context
+        except Exception as error:  # noqa: BLE001 - a recorder fault must be seen, not hidden
+            if self.executor.context.ok():
+                print(f"fashionmirror replay: executor stopped: {type(error).__name__}: {error}",
+                      file=sys.stderr, flush=True)
 
     def __exit__(self, *exc) -> None:
         import rclpy
