@@ -109,3 +109,24 @@ def test_latest_slot_wakes_a_waiting_worker_and_closes():
     slot.close()
     start = time.monotonic()
     assert slot.take(5) is None and time.monotonic() - start < 1
+
+
+@pytest.mark.parametrize("width, height, size", [(128, 64, 256), (300, 201, 256), (640, 480, 256)])
+def test_letterboxed_keypoints_sit_on_the_centroid_of_their_pixel(width, height, size):
+    frame = np.zeros((height, width, 3), np.uint8)
+    x, y = width // 3, height // 3
+    frame[y - 1:y + 2, x - 1:x + 2] = 255  # a 3x3 dot centred on pixel (x, y)
+    box = Letterbox.fit(width, height, size)
+    fitted = box.image(frame, pad_value=0)[..., 0].astype(np.float64)
+    rows, cols = np.mgrid[0:size, 0:size]
+    centroid = ((fitted * cols).sum() / fitted.sum(), (fitted * rows).sum() / fitted.sum())
+    mapped = box.keypoints(np.array([[x, y, 1.0]], np.float32))[0]
+    assert abs(mapped[0] - centroid[0]) < 0.3 and abs(mapped[1] - centroid[1]) < 0.3
+
+
+def test_letterbox_masks_stay_binary_and_pad_with_zero():
+    mask = np.zeros((60, 100), np.uint8)
+    mask[20:40, 30:70] = 255
+    fitted = Letterbox.fit(100, 60, 256).mask(mask)
+    assert fitted.shape == (256, 256) and set(np.unique(fitted)) == {0, 255}
+    assert fitted[0].max() == 0 and fitted[-1].max() == 0

@@ -41,6 +41,7 @@ import cv2
 import numpy as np
 
 from fashionmirror_ros.data.synthetic import Clip
+from fashionmirror_ros.pipeline.framing import Letterbox
 from fashionmirror_ros.pose.layout import BODY, NUM_KEYPOINTS
 
 VIDEO_SUFFIXES = (".mp4", ".MP4", ".mov", ".avi", ".mkv")
@@ -123,52 +124,6 @@ def read_keypoints(root: Path, stem: str) -> np.ndarray | None:
     if keypoints.ndim != 3 or keypoints.shape[1:] != (NUM_KEYPOINTS, 3):
         raise ValueError(f"keypoints in {path} must have shape (T, {NUM_KEYPOINTS}, 3), got {keypoints.shape}")
     return keypoints.astype(np.float32)
-
-
-@dataclass(frozen=True)
-class Letterbox:
-    """Scale-and-pad that maps a (height, width) frame onto a size x size square."""
-
-    scale: float
-    pad_x: int
-    pad_y: int
-    size: int
-    height: int
-    width: int
-
-    @classmethod
-    def fit(cls, height: int, width: int, size: int) -> "Letterbox":
-        scale = size / max(height, width)
-        new_height = max(1, int(round(height * scale)))
-        new_width = max(1, int(round(width * scale)))
-        return cls(scale, (size - new_width) // 2, (size - new_height) // 2, size, height, width)
-
-    def _padding(self, resized: np.ndarray):
-        height, width = resized.shape[:2]
-        return (self.pad_y, self.size - height - self.pad_y, self.pad_x, self.size - width - self.pad_x)
-
-    @property
-    def resized_size(self) -> tuple[int, int]:
-        """(width, height) of the frame after scaling, before padding."""
-        return (max(1, int(round(self.width * self.scale))), max(1, int(round(self.height * self.scale))))
-
-    def image(self, frame: np.ndarray) -> np.ndarray:
-        interpolation = cv2.INTER_AREA if self.scale < 1 else cv2.INTER_LINEAR
-        resized = cv2.resize(frame, self.resized_size, interpolation=interpolation)
-        top, bottom, left, right = self._padding(resized)
-        return cv2.copyMakeBorder(resized, top, bottom, left, right, cv2.BORDER_REPLICATE)
-
-    def mask(self, mask: np.ndarray) -> np.ndarray:
-        resized = cv2.resize(mask, self.resized_size, interpolation=cv2.INTER_NEAREST)
-        top, bottom, left, right = self._padding(resized)
-        return cv2.copyMakeBorder(resized, top, bottom, left, right, cv2.BORDER_CONSTANT, value=0)
-
-    def keypoints(self, keypoints: np.ndarray) -> np.ndarray:
-        mapped = keypoints.astype(np.float32).copy()
-        # Pixel centres: x' + 0.5 = (x + 0.5) * scale + pad.
-        mapped[..., 0] = (keypoints[..., 0] + 0.5) * self.scale - 0.5 + self.pad_x
-        mapped[..., 1] = (keypoints[..., 1] + 0.5) * self.scale - 0.5 + self.pad_y
-        return mapped
 
 
 def frontality_scores(keypoints: np.ndarray, min_confidence: float = 0.1) -> np.ndarray:
@@ -287,7 +242,7 @@ def load_fashionvideo_clip(root, split: str, stem: str, image_size: int = 256,
         raise ValueError(f"keypoints of {stem!r} cover {all_keypoints.shape[0]} frames, "
                          f"frame {max(order)} was requested")
     height, width = kept[order[0]].shape[:2]
-    letterbox = Letterbox.fit(height, width, image_size)
+    letterbox = Letterbox.fit(width, height, image_size)
     count = len(order)
     frames = np.empty((count, image_size, image_size, 3), np.uint8)
     cloth_masks = np.empty((count, image_size, image_size), np.uint8)
@@ -300,7 +255,7 @@ def load_fashionvideo_clip(root, split: str, stem: str, image_size: int = 256,
             person = read_mask(person_file, height, width) | cloth
         else:
             person = estimate_person_mask(frame, cloth, config)
-        frames[slot] = letterbox.image(frame)
+        frames[slot] = letterbox.image(frame, pad_value=None)  # repeat the studio wall
         cloth_masks[slot] = letterbox.mask(cloth)
         person_masks[slot] = letterbox.mask(person)
     if all_keypoints is None:
