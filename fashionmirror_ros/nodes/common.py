@@ -282,7 +282,7 @@ def spin_node(name: str, node_factory: Callable[[], MirrorNode], args=None) -> i
         node = node_factory()
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        pass  # Ctrl-C or SIGTERM: a normal shutdown, exit 0
     except StartupError as error:
         print(f"[fatal] {name}: {error}", file=sys.stderr, flush=True)
         return 1
