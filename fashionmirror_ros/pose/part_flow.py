@@ -1,0 +1,269 @@
+"""A dense flow between two poses from body-part transforms: the keypoint prior.
+
+Given the 137-point keypoints of a target pose (frame t+1) and a source pose (h^s or frame t),
+``keypoint_flow`` returns a backward flow on the target grid: for every target pixel p, the
+offset to the source pixel it should be copied from (source(p + flow(p)) ~ target(p)). It needs no
+training and is closed form; it is the "keypoint warp" answer of the evaluation and the prior the
+realtime model refines (DESIGN.md section 2b). Not in the paper: FashionMirror learns its flows
+from skeleton images alone.
+
+How
+- Body parts of the BODY_25 layout: the torso (neck, shoulders, mid-hip, hips; a least-squares
+  affine map), the head (nose, eyes, ears, neck; a least-squares similarity) and eight limb
+  segments (upper arms, forearms, thighs, shins; a similarity from the segment's two joints).
+  Each maps target coordinates to source coordinates; scales are clamped to
+  [MIN_SCALE, MAX_SCALE] so foreshortening and turning do not blow a part up.
+- Every target pixel blends the parts' maps with soft-min weights of its distance to each part's
+  target region (a capsule around the segment, the quad of shoulders and hips for the torso), so
+  a pixel follows the part it lies on and the seams between parts are smooth.
+- A part is dropped when one of its joints is below ``min_confidence`` in either pose; with no
+  part left the flow is zero (identity). Forearms and shins reach past the wrist and ankle, so
+  hands and feet follow them.
+- ``support`` says how close each target pixel is to the parts it follows (1 on and near a part,
+  0 past the part's support reach): away from a part its map can point anywhere in the source (a
+  forearm turned by 90 degrees maps a pixel beside it onto the source's legs), so the person
+  layer is kept only where the support is. Arms get a short reach, the torso and legs a long one
+  (garments are wider than the capsules).
+- ``identity_distance`` (optional) adds a still "background" part at that distance from every
+  pixel: far from the body the flow falls to zero, so feature maps that hold the background do not
+  drag it along. For the person layer (masked by the source person mask) leave it off.
+Coordinates are pixel centres (x right, y down), as in the keypoint arrays.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from fashionmirror_ros.pose.layout import BODY
+
+MIN_SCALE = 0.6
+MAX_SCALE = 1.6
+DEFAULT_MIN_CONFIDENCE = 0.2
+
+
+@dataclass(frozen=True)
+class LimbPart:
+    """A capsule from joint ``start`` to joint ``end`` (BODY_25 indices)."""
+
+    start: int
+    end: int
+    radius: float  # capsule radius, a fraction of the body scale (neck to mid-hip)
+    reach: float = 0.0  # the capsule continues this fraction of the segment past ``end``
+    # how far past the capsule the person layer is kept (sleeves, trousers, skirts are wider)
+    support_reach: float = 0.3
+
+
+# Radii relative to the torso length; measured on generated people (limbs 0.05-0.09 of it).
+# Arms turn far more than legs, and what lies beside a turned arm in the source is the torso or
+# a leg, so their layer stays close to them.
+LIMBS = (
+    LimbPart(BODY["RShoulder"], BODY["RElbow"], 0.08, support_reach=0.1),
+    LimbPart(BODY["RElbow"], BODY["RWrist"], 0.07, reach=0.45, support_reach=0.06),
+    LimbPart(BODY["LShoulder"], BODY["LElbow"], 0.08, support_reach=0.1),
+    LimbPart(BODY["LElbow"], BODY["LWrist"], 0.07, reach=0.45, support_reach=0.06),
+    LimbPart(BODY["RHip"], BODY["RKnee"], 0.11),
+    LimbPart(BODY["RKnee"], BODY["RAnkle"], 0.08, reach=0.35),
+    LimbPart(BODY["LHip"], BODY["LKnee"], 0.11),
+    LimbPart(BODY["LKnee"], BODY["LAnkle"], 0.08, reach=0.35),
+)
+TORSO_POINTS = tuple(BODY[n] for n in ("Neck", "RShoulder", "LShoulder", "MidHip", "RHip", "LHip"))
+TORSO_QUAD = tuple(BODY[n] for n in ("RShoulder", "LShoulder", "LHip", "RHip"))
+HEAD_POINTS = tuple(BODY[n] for n in ("Nose", "REye", "LEye", "REar", "LEar"))
+HEAD_RADIUS = 0.22
+HEAD_SUPPORT_REACH = 0.2  # hair
+TORSO_SUPPORT_REACH = 0.3  # loose tops and dresses
+# Limbs lying on the torso (arms crossed in front) must win over it: the torso's distance
+# starts at this fraction of the body scale instead of 0.
+TORSO_MARGIN = 0.02
+# Soft-min temperature: sigma of the Gaussian on the distance, in pixels at a 256 image.
+BLEND_SIGMA_AT_256 = 3.0
+# The person layer fades out over this many body scales past each part's support reach.
+SUPPORT_FADE = 0.08
+_EPS = 1e-6
+
+
+class PartFlow(NamedTuple):
+    flow: Tensor  # (B, 2, H, W) backward flow in pixels, target -> source
+    support: Tensor  # (B, 1, H, W) in [0, 1]: 1 near the target body, 0 far from it
+
+
+def _similarity(target: Tensor, source: Tensor, weight: Tensor) -> tuple[Tensor, Tensor]:
+    """Weighted least-squares similarity x_s ~ M x_t + b: (..., N, 2) points, (..., N) weights ->
+    M (..., 2, 2), b (..., 2). One point gives a translation."""
+    total = weight.sum(-1, keepdim=True).clamp_min(_EPS)
+    mean_t = (weight[..., None] * target).sum(-2) / total
+    mean_s = (weight[..., None] * source).sum(-2) / total
+    ct, cs = target - mean_t[..., None, :], source - mean_s[..., None, :]
+    energy = (weight * ct.square().sum(-1)).sum(-1)
+    dot = (weight * (ct * cs).sum(-1)).sum(-1)
+    cross = (weight * (ct[..., 0] * cs[..., 1] - ct[..., 1] * cs[..., 0])).sum(-1)
+    degenerate = energy < _EPS
+    a = torch.where(degenerate, torch.ones_like(dot), dot / energy.clamp_min(_EPS))
+    b = torch.where(degenerate, torch.zeros_like(cross), cross / energy.clamp_min(_EPS))
+    scale = torch.sqrt(a * a + b * b).clamp_min(_EPS)
+    factor = scale.clamp(MIN_SCALE, MAX_SCALE) / scale
+    a, b = a * factor, b * factor
+    matrix = torch.stack([torch.stack([a, -b], -1), torch.stack([b, a], -1)], -2)
+    return matrix, mean_s - (matrix @ mean_t[..., None])[..., 0]
+
+
+def _affine(target: Tensor, source: Tensor, weight: Tensor) -> tuple[Tensor, Tensor]:
+    """Weighted least-squares affine map with clamped singular values; falls back to the
+    similarity where the target points are (nearly) collinear or fewer than three."""
+    total = weight.sum(-1, keepdim=True).clamp_min(_EPS)
+    mean_t = (weight[..., None] * target).sum(-2) / total
+    mean_s = (weight[..., None] * source).sum(-2) / total
+    ct, cs = target - mean_t[..., None, :], source - mean_s[..., None, :]
+    weighted = weight[..., None] * ct
+    covariance = weighted.transpose(-1, -2) @ ct  # (..., 2, 2)
+    cross = weighted.transpose(-1, -2) @ cs
+    determinant = torch.linalg.det(covariance)
+    trace = covariance.diagonal(dim1=-2, dim2=-1).sum(-1)
+    well_posed = (determinant > 1e-3 * trace.square()) & ((weight > 0).sum(-1) >= 3)
+    eye = torch.eye(2, dtype=target.dtype, device=target.device)
+    safe = torch.where(well_posed[..., None, None], covariance, eye.expand_as(covariance))
+    matrix = torch.linalg.solve(safe, cross).transpose(-1, -2)
+    u, s, vh = torch.linalg.svd(matrix)
+    matrix = u @ torch.diag_embed(s.clamp(MIN_SCALE, MAX_SCALE)) @ vh
+    fallback, fallback_shift = _similarity(target, source, weight)
+    matrix = torch.where(well_posed[..., None, None], matrix, fallback)
+    shift = mean_s - (matrix @ mean_t[..., None])[..., 0]
+    return matrix, torch.where(well_posed[..., None], shift, fallback_shift)
+
+
+def _segment_distance(px: Tensor, py: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    """Distance of pixels (H, W) to segments a-b (B, 2) -> (B, H, W)."""
+    ax, ay = a[:, 0, None, None], a[:, 1, None, None]
+    dx, dy = (b - a)[:, 0, None, None], (b - a)[:, 1, None, None]
+    length2 = (dx * dx + dy * dy).clamp_min(_EPS)
+    along = (((px - ax) * dx + (py - ay) * dy) / length2).clamp(0.0, 1.0)
+    return torch.hypot(px - ax - along * dx, py - ay - along * dy)
+
+
+def _quad_distance(px: Tensor, py: Tensor, corners: Tensor) -> Tensor:
+    """Distance of pixels to a quad (B, 4, 2) given in order around it; 0 inside."""
+    edges = [_segment_distance(px, py, corners[:, i], corners[:, (i + 1) % 4]) for i in range(4)]
+    outline = torch.stack(edges).amin(0)
+    signs = []
+    for i in range(4):
+        a, b = corners[:, i], corners[:, (i + 1) % 4]
+        signs.append((b[:, 0, None, None] - a[:, 0, None, None]) * (py - a[:, 1, None, None])
+                     - (b[:, 1, None, None] - a[:, 1, None, None]) * (px - a[:, 0, None, None]))
+    signs = torch.stack(signs)
+    inside = (signs >= 0).all(0) | (signs <= 0).all(0)
+    return torch.where(inside, torch.zeros_like(outline), outline)
+
+
+def _valid(keypoints: Tensor, indices, min_confidence: float) -> Tensor:
+    return (keypoints[:, list(indices), 2] >= min_confidence).all(-1)
+
+
+def _body_scale(target: Tensor, min_confidence: float) -> Tensor:
+    """Neck to mid-hip length (B,), or 1.3 x the shoulder width where the hips are missing."""
+    neck, mid_hip = target[:, BODY["Neck"], :2], target[:, BODY["MidHip"], :2]
+    torso = torch.linalg.norm(neck - mid_hip, dim=-1)
+    shoulders = torch.linalg.norm(target[:, BODY["RShoulder"], :2] - target[:, BODY["LShoulder"], :2], dim=-1)
+    has_torso = _valid(target, (BODY["Neck"], BODY["MidHip"]), min_confidence)
+    return torch.where(has_torso, torso, 1.3 * shoulders).clamp_min(4.0)
+
+
+def _parts(target: Tensor, source: Tensor, px: Tensor, py: Tensor, scale: Tensor, min_confidence: float):
+    """Per part: (matrix (B,2,2), shift (B,2), distance (B,H,W), valid (B,), support reach in
+    pixels (B,1,1)); scale (B, 1, 1)."""
+    seen = (target[..., 2] >= min_confidence) & (source[..., 2] >= min_confidence)  # (B, 137)
+    parts = []
+    torso = list(TORSO_POINTS)
+    weight = seen[:, torso].to(target.dtype)
+    matrix, shift = _affine(target[:, torso, :2], source[:, torso, :2], weight)
+    quad_seen = seen[:, list(TORSO_QUAD)].all(-1)
+    distance = _quad_distance(px, py, target[:, list(TORSO_QUAD), :2]) + TORSO_MARGIN * scale
+    parts.append((matrix, shift, distance, quad_seen, TORSO_SUPPORT_REACH * scale))
+
+    head = list(HEAD_POINTS) + [BODY["Neck"]]
+    weight = seen[:, head].to(target.dtype)
+    matrix, shift = _similarity(target[:, head, :2], source[:, head, :2], weight)
+    face_weight = seen[:, list(HEAD_POINTS)].to(target.dtype)
+    centre = ((face_weight[..., None] * target[:, list(HEAD_POINTS), :2]).sum(1)
+              / face_weight.sum(1, keepdim=True).clamp_min(_EPS))
+    distance = (_segment_distance(px, py, target[:, BODY["Neck"], :2], centre)
+                - HEAD_RADIUS * scale).clamp_min(0.0)
+    parts.append((matrix, shift, distance, seen[:, BODY["Neck"]] & (face_weight.sum(1) >= 1),
+                  HEAD_SUPPORT_REACH * scale))
+
+    for limb in LIMBS:
+        ends = [limb.start, limb.end]
+        matrix, shift = _similarity(target[:, ends, :2], source[:, ends, :2],
+                                    torch.ones_like(target[:, ends, 0]))
+        start, end = target[:, limb.start, :2], target[:, limb.end, :2]
+        reach_end = end + limb.reach * (end - start)
+        distance = (_segment_distance(px, py, start, reach_end) - limb.radius * scale).clamp_min(0.0)
+        parts.append((matrix, shift, distance, seen[:, ends].all(-1), limb.support_reach * scale))
+    return parts
+
+
+def keypoint_flow(target: Tensor, source: Tensor, height: int, width: int,
+                  min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+                  identity_distance: float | None = None) -> PartFlow:
+    """Backward flow (B, 2, H, W), channel 0 = x, 1 = y, in pixels: target pixel p takes the source
+    pixel p + flow(p); and its support (B, 1, H, W). ``target``, ``source``: (B, 137, 3) keypoints
+    in pixels of an H x W image."""
+    if target.shape != source.shape or target.dim() != 3 or target.shape[-2:] != (137, 3):
+        raise ValueError(f"expected two (B, 137, 3) keypoint tensors, got {tuple(target.shape)} "
+                         f"and {tuple(source.shape)}")
+    dtype = torch.float32 if not target.is_floating_point() else torch.promote_types(target.dtype, torch.float32)
+    target = torch.nan_to_num(target.to(dtype), nan=0.0)
+    source = torch.nan_to_num(source.to(dtype), nan=0.0)
+    py = torch.arange(height, dtype=dtype, device=target.device)[:, None].expand(height, width)
+    px = torch.arange(width, dtype=dtype, device=target.device)[None, :].expand(height, width)
+    scale = _body_scale(target, min_confidence)[:, None, None]
+    parts = _parts(target, source, px, py, scale, min_confidence)
+    sigma = BLEND_SIGMA_AT_256 * min(height, width) / 256.0
+    logits = torch.stack([
+        torch.where(valid[:, None, None], -distance.square() / (2 * sigma * sigma),
+                    torch.full_like(distance, -torch.inf))
+        for _, _, distance, valid, _ in parts], 1)  # (B, K, H, W)
+    if identity_distance is not None:
+        still = torch.full_like(logits[:, :1], -identity_distance ** 2 / (2 * sigma * sigma))
+        logits = torch.cat([logits, still], 1)
+    any_part = torch.isfinite(logits).any(1, keepdim=True)
+    weights = torch.softmax(torch.where(any_part, logits, torch.zeros_like(logits)), 1)
+    weights = torch.where(any_part, weights, torch.zeros_like(weights))
+    matrices = torch.stack([part[0] for part in parts], 1)  # (B, K, 2, 2)
+    shifts = torch.stack([part[1] for part in parts], 1)  # (B, K, 2)
+    # each part keeps the layer up to its own reach; a pixel's support follows its blend weights
+    part_support = torch.stack([(1.0 - (distance - reach) / (SUPPORT_FADE * scale)).clamp(0.0, 1.0)
+                                for _, _, distance, _, reach in parts], 1)
+    support = (weights[:, :len(parts)] * part_support).sum(1, keepdim=True)
+    if identity_distance is not None:
+        eye = torch.eye(2, dtype=dtype, device=target.device).expand(target.shape[0], 1, 2, 2)
+        matrices = torch.cat([matrices, eye], 1)
+        shifts = torch.cat([shifts, torch.zeros_like(shifts[:, :1])], 1)
+    # blend the affine maps per pixel, then apply: q = (sum_k w_k M_k) p + sum_k w_k b_k
+    blended = torch.einsum("bkhw,bkij->bijhw", weights, matrices)
+    offset = torch.einsum("bkhw,bki->bihw", weights, shifts)
+    qx = blended[:, 0, 0] * px + blended[:, 0, 1] * py + offset[:, 0]
+    qy = blended[:, 1, 0] * px + blended[:, 1, 1] * py + offset[:, 1]
+    moved = any_part[:, 0]
+    flow_x = torch.where(moved, qx - px, torch.zeros_like(qx))
+    flow_y = torch.where(moved, qy - py, torch.zeros_like(qy))
+    return PartFlow(torch.stack([flow_x, flow_y], 1), support)
+
+
+def sampling_grid(flow: Tensor) -> Tensor:
+    """The grid_sample grid (B, H, W, 2) of a backward flow in pixels (align_corners=True)."""
+    _, _, height, width = flow.shape
+    ys = torch.arange(height, dtype=flow.dtype, device=flow.device)[:, None]
+    xs = torch.arange(width, dtype=flow.dtype, device=flow.device)[None, :]
+    gx = (xs + flow[:, 0]) * (2.0 / max(width - 1, 1)) - 1.0
+    gy = (ys + flow[:, 1]) * (2.0 / max(height - 1, 1)) - 1.0
+    return torch.stack([gx, gy], -1)
+
+
+def warp_pixels(image: Tensor, flow: Tensor) -> Tensor:
+    """Bilinear backward warp of a full-resolution image (B, C, H, W); zeros outside."""
+    return F.grid_sample(image, sampling_grid(flow.to(image.dtype)), mode="bilinear",
+                         padding_mode="zeros", align_corners=True)
