@@ -3,6 +3,8 @@ import math
 
 import pytest
 import torch
+
+from fashionmirror_ros.models.mirror import SessionInputs
 import torch.nn.functional as F
 
 from fashionmirror_ros.models import FlowField, TryOnLoss, VGG19FeatureExtractor, tiny_config
@@ -211,7 +213,8 @@ def test_tryon_loss_skips_vgg_when_its_terms_are_unweighted():
     frames = torch.rand(1, 3, 3, config.image_size, config.image_size)
     masks = (torch.rand(1, 3, 1, config.image_size, config.image_size) > 0.5).float()
     skeletons = torch.rand_like(frames)
-    outputs = model.generate_sequence(frames[:, 0], frames[:, 0], skeletons, masks[:, 0], masks)
+    inputs = SessionInputs(frames[:, 0], masks[:, 0], frames[:, 0], torch.zeros(1, 137, 3), skeletons[:, 0])
+    outputs = model.generate_sequence(inputs, torch.zeros(1, 3, 137, 3), skeletons, masks)
     generated = torch.stack([o.image for o in outputs], dim=1)
     terms = loss(generated, frames, masks, [o.flow_fields for o in outputs])
     assert not calls

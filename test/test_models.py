@@ -23,6 +23,9 @@ from fashionmirror_ros.models import (
     tiny_config,
 )
 from fashionmirror_ros.models.backbones import vgg19_layer_indices
+from fashionmirror_ros.models.mirror import SessionInputs, cmn_frames_for
+from fashionmirror_ros.models.prior import keypoint_warp
+from fashionmirror_ros.pose.layout import BODY
 from fashionmirror_ros.models.losses import FlowCorrectnessLoss
 from fashionmirror_ros.models.sfe import FlowField, local_correlation
 from fashionmirror_ros.models.warping import gaussian_warp
@@ -251,6 +254,22 @@ def test_hsg_fusion_is_equation_8(config):
     assert torch.allclose(fused, expected, atol=1e-5)
 
 
+def session(source, removed, garment, skeleton, keypoints=None, person=None, background=None):
+    """SessionInputs for a batch of one; the prior's extras default to blank layers."""
+    batch = source.shape[0]
+    keypoints = torch.zeros(batch, 137, 3) if keypoints is None else keypoints
+    person = torch.ones(batch, 1, SIZE, SIZE) if person is None else person
+    background = torch.zeros_like(source) if background is None else background
+    return SessionInputs(source, removed, garment, keypoints, skeleton, person, background,
+                         torch.ones(batch, 1, SIZE, SIZE))
+
+
+def one_step(model, inputs, skeleton_next, cloth, keypoints_next=None):
+    keypoints_next = inputs.source_keypoints if keypoints_next is None else keypoints_next
+    return model.step(model.encode_session(inputs), model.first_state(inputs), keypoints_next,
+                      skeleton_next, cloth)[0]
+
+
 def test_generate_removes_the_masked_source_region(config):
     model = FashionMirror(config).eval()
     garment, skeleton_a, skeleton_b, cloth = images(1, seed=5), images(1, seed=6), images(1, seed=7), images(1, 1, 8)
@@ -260,28 +279,76 @@ def test_generate_removes_the_masked_source_region(config):
     source_b = source_a.clone()
     source_b[..., :, : SIZE // 2] = torch.rand(1, 3, SIZE, SIZE // 2)  # differs only where removed
     with torch.no_grad():
-        out_a = model.generate(source_a, removed, garment, cloth, source_a, skeleton_a, skeleton_b)
-        out_b = model.generate(source_b, removed, garment, cloth, source_b, skeleton_a, skeleton_b)
-        out_c = model.generate(images(1, seed=9), removed, garment, cloth, images(1, seed=9), skeleton_a, skeleton_b)
+        out_a = one_step(model, session(source_a, removed, garment, skeleton_a), skeleton_b, cloth)
+        out_b = one_step(model, session(source_b, removed, garment, skeleton_a), skeleton_b, cloth)
+        out_c = one_step(model, session(images(1, seed=9), removed, garment, skeleton_a), skeleton_b, cloth)
     assert torch.equal(out_a.image, out_b.image)
     assert not torch.allclose(out_a.image, out_c.image)
     assert out_a.image.shape == (1, 3, SIZE, SIZE) and 0 <= out_a.image.min() and out_a.image.max() <= 1
+
+
+def test_cmn_schedule_is_single_for_two_frames_then_multi():
+    assert [cmn_frames_for(f) for f in (1, 2, 3, 4)] == [(0,), (1,), (0, 1, 2), (1, 2, 3)]
+    with pytest.raises(ValueError):
+        cmn_frames_for(0)
 
 
 def test_generate_sequence_is_recurrent_from_the_source(config):
     model = FashionMirror(config).eval()
     source, garment = images(2), images(2, seed=1)
     skeletons = torch.rand(2, 5, 3, SIZE, SIZE)
+    keypoints = torch.zeros(2, 5, 137, 3)
     cloth_masks = torch.rand(2, 5, 1, SIZE, SIZE)
     removed = torch.rand(2, 1, SIZE, SIZE)
+    inputs = session(source, removed, garment, skeletons[:, 0])
     with torch.no_grad():
-        outputs = model.generate_sequence(source, garment, skeletons, removed, cloth_masks)
-        first = model.generate(source, removed, garment, cloth_masks[:, 1], source, skeletons[:, 0], skeletons[:, 1])
-        second = model.generate(source, removed, garment, cloth_masks[:, 2], first.image,
-                                skeletons[:, 1], skeletons[:, 2], previous_removed_mask=cloth_masks[:, 1])
-        predicted = model.generate_sequence(source, garment, skeletons)  # masks from CMN
+        outputs = model.generate_sequence(inputs, keypoints, skeletons, cloth_masks)
+        encoding = model.encode_session(inputs)
+        first, state = model.step(encoding, model.first_state(inputs), keypoints[:, 1], skeletons[:, 1],
+                                  cloth_masks[:, 1])
+        second, _ = model.step(encoding, state, keypoints[:, 2], skeletons[:, 2], cloth_masks[:, 2])
+        predicted = model.generate_sequence(inputs, keypoints, skeletons)  # masks from CMN
+        # frame 3's mask comes from multi-frame CMN on h^0 = h^s, h^1, h^2
+        frames = [source] + [o.image for o in predicted[:2]]
+        third_mask = model.cloth_mask_multi(frames[0], frames[1], frames[2], garment)
     assert len(outputs) == 4 and len(predicted) == 4
     assert torch.allclose(outputs[0].image, first.image) and torch.allclose(outputs[1].image, second.image)
+    assert torch.equal(state.clothes_mask, cloth_masks[:, 1])  # h^1 is masked with M_c^1 next
+    # the first two predicted frames' states must also be replayed with predicted masks
+    encoding_state = model.first_state(inputs)
+    with torch.no_grad():
+        for t, frame in ((1, 0), (2, 1)):
+            mask = model.cloth_mask_for(t, [source] + [o.image for o in predicted[:t - 1]], garment)
+            replay, encoding_state = model.step(encoding, encoding_state, keypoints[:, t], skeletons[:, t], mask)
+            assert torch.allclose(replay.image, predicted[frame].image)
+        third, _ = model.step(encoding, encoding_state, keypoints[:, 3], skeletons[:, 3], third_mask)
+    assert torch.allclose(third.image, predicted[2].image)
+
+
+def test_untrained_prior_model_starts_as_the_keypoint_warp_outside_the_garment():
+    """DESIGN.md 2b: residual flows at zero and the composition biased to the pixel warp of
+    h^s, so training can only add to the keypoint warp."""
+    torch.manual_seed(0)
+    model = FashionMirror(tiny_config(SIZE, prior=True)).eval()
+    pose = torch.zeros(1, 137, 3)
+    joints = {"Neck": (32, 14), "RShoulder": (26, 16), "LShoulder": (38, 16), "MidHip": (32, 34),
+              "RHip": (28, 34), "LHip": (36, 34), "RElbow": (24, 25), "RWrist": (23, 33),
+              "LElbow": (40, 25), "LWrist": (41, 33), "Nose": (32, 8), "REye": (31, 7), "LEye": (33, 7)}
+    for name, (x, y) in joints.items():
+        pose[0, BODY[name]] = torch.tensor([x, y, 1.0])
+    moved = pose.clone()
+    moved[0, :, :2] += torch.tensor([5.0, 2.0])
+    source, background = images(1, seed=3), images(1, seed=4)
+    person = torch.zeros(1, 1, SIZE, SIZE)
+    person[..., 6:40, 20:44] = 1.0
+    no_clothes = torch.zeros(1, 1, SIZE, SIZE)
+    inputs = session(source, no_clothes, images(1, seed=5), torch.zeros(1, 3, SIZE, SIZE), pose,
+                     person, background)
+    with torch.no_grad():
+        output = one_step(model, inputs, torch.zeros(1, 3, SIZE, SIZE), no_clothes, moved)
+        expected = keypoint_warp(source, person, background, pose, moved)
+    assert (output.image - expected).abs().mean() < 0.02
+    assert output.composition[:, 0].mean() > 0.95
 
 
 # -- training signal on a tiny fixed batch ------------------------------------------------

@@ -4,7 +4,9 @@ import pytest
 import torch
 
 from fashionmirror_ros.models.config import tiny_config
-from fashionmirror_ros.models.mirror import FashionMirror
+from fashionmirror_ros.models.mirror import FashionMirror, SessionInputs
+from fashionmirror_ros.models.placement import garment_mask_from_image
+from fashionmirror_ros.pipeline.person_layer import fill_background
 from fashionmirror_ros.pipeline.sessions import (GenerationSession, InferenceOptions, Masks,
                                                  MaskSession, NonFiniteOutput, NotReady, image_tensor,
                                                  to_uint8_image)
@@ -37,10 +39,28 @@ def clip():
     return frames, garment, masks, keypoints
 
 
-def test_generation_session_matches_generate_sequence(model, options, clip):
+def batch_inputs(model, options, frames, garment, removed, keypoints, person):
+    as_image = lambda rgb: image_tensor(rgb, options)  # noqa: E731
+    background = image_tensor(fill_background(frames[0], person), options)
+    return SessionInputs(as_image(frames[0]), removed, as_image(garment),
+                         torch.from_numpy(keypoints[0])[None], skeletons_of(keypoints, options)[:, 0],
+                         torch.from_numpy(person).float()[None, None], background,
+                         garment_mask_from_image(as_image(garment)))
+
+
+def skeletons_of(keypoints, options):
+    return torch.stack([image_tensor(render_skeleton(k, SIZE, SIZE), options)[0] for k in keypoints])[None]
+
+
+@pytest.mark.parametrize("prior", [False, True], ids=["literal", "prior"])
+def test_generation_session_matches_generate_sequence(options, clip, prior):
+    torch.manual_seed(0)
+    model = FashionMirror(tiny_config(SIZE, prior=prior)).eval()
     frames, garment, masks, keypoints = clip
+    person = np.zeros((SIZE, SIZE), np.uint8)
+    person[8:56, 16:48] = 1
     session = GenerationSession(model, options, SIZE)
-    session.set_source(frames[0])
+    session.set_source(frames[0], person)
     session.set_garment(garment)
     session.set_source_pose(keypoints[0])
     streamed = []
@@ -48,14 +68,47 @@ def test_generation_session_matches_generate_sequence(model, options, clip):
         assert session.offer_masks(Masks(masks[0], masks[t], True, session.source_crc, session.garment_crc))
         streamed.append(session.step(keypoints[t]))
 
-    skeletons = torch.stack([image_tensor(render_skeleton(k, SIZE, SIZE), options)[0] for k in keypoints])
     mask_tensors = torch.from_numpy(masks).float().div(255)[:, None]
+    inputs = batch_inputs(model, options, frames, garment, mask_tensors[0:1], keypoints, person)
     with torch.inference_mode():
-        outputs = model.generate_sequence(image_tensor(frames[0], options), image_tensor(garment, options),
-                                          skeletons[None], mask_tensors[0:1], mask_tensors[None])
+        outputs = model.generate_sequence(inputs, torch.from_numpy(keypoints)[None],
+                                          skeletons_of(keypoints, options), mask_tensors[None])
     for generated, output in zip(streamed, outputs):
         expected = to_uint8_image(output.image)
         assert np.abs(generated.astype(int) - expected.astype(int)).max() <= 1
+
+
+@pytest.mark.parametrize("prior", [False, True], ids=["literal", "prior"])
+def test_sessions_on_cmn_masks_match_generate_sequence(options, clip, prior):
+    """cmn_node's and hsg_node's sessions, frame by frame without the pipeline's lag, give what
+    the batch model gives with CMN predicting every mask (the schedule has one home)."""
+    torch.manual_seed(0)
+    model = FashionMirror(tiny_config(SIZE, prior=prior)).eval()
+    frames, garment, _, keypoints = clip
+    person = np.zeros((SIZE, SIZE), np.uint8)
+    person[8:56, 16:48] = 1
+    masks_session, session = MaskSession(model, options), GenerationSession(model, options, SIZE)
+    masks_session.set_source(frames[0])
+    masks_session.set_garment(garment)
+    session.set_source(frames[0], person)
+    session.set_garment(garment)
+    session.set_source_pose(keypoints[0])
+    masks = masks_session.source_masks()
+    streamed, multi = [], []
+    for t in range(1, STEPS + 1):
+        session.offer_masks(masks)
+        multi.append(masks.multi_frame)
+        streamed.append(session.step(keypoints[t]))
+        masks = masks_session.on_generated(streamed[-1])
+    removed = torch.from_numpy(masks.removed).float().div(255)[None, None]
+    inputs = batch_inputs(model, options, frames, garment, removed, keypoints, person)
+    with torch.inference_mode():
+        outputs = model.generate_sequence(inputs, torch.from_numpy(keypoints)[None],
+                                          skeletons_of(keypoints, options))
+    assert multi == [False, False, True, True]  # M_c^1, M_c^2 single-frame, M_c^3 on h^0..h^2
+    for generated, output in zip(streamed, outputs):
+        expected = to_uint8_image(output.image)
+        assert np.abs(generated.astype(int) - expected.astype(int)).mean() < 1.0
 
 
 def test_mask_session_matches_cmn_single_then_multi(model, options, clip):
@@ -69,12 +122,13 @@ def test_mask_session_matches_cmn_single_then_multi(model, options, clip):
     with torch.inference_mode():
         removed, cloth = model.masks_single(as_tensor(frames[0]), as_tensor(garment))
         expected = [model.masks_single(as_tensor(frames[1]), as_tensor(garment))[1],
-                    model.masks_single(as_tensor(frames[2]), as_tensor(garment))[1],
+                    model.cloth_mask_multi(*map(as_tensor, frames[0:3]), as_tensor(garment)),
                     model.cloth_mask_multi(*map(as_tensor, frames[1:4]), as_tensor(garment)),
                     model.cloth_mask_multi(*map(as_tensor, frames[2:5]), as_tensor(garment))]
     to_mask = lambda t: t[0, 0].mul(255).round().byte().numpy()  # noqa: E731
     assert np.abs(source.removed.astype(int) - to_mask(removed).astype(int)).max() <= 1
-    assert [r.multi_frame for r in results] == [False, False, True, True]
+    assert np.abs(source.cloth.astype(int) - to_mask(cloth).astype(int)).max() <= 1
+    assert [r.multi_frame for r in results] == [False, True, True, True]
     for result, mask in zip(results, expected):
         assert np.abs(result.cloth.astype(int) - to_mask(mask).astype(int)).max() <= 1
 

@@ -11,20 +11,31 @@ into such samples:
 * when the sequence offers ``clip_length(i)`` and ``get_frames(i, indices)`` (both data sources
   here do), only the sampled frames are produced or decoded, not the whole clip;
 * skeleton images p^t are drawn from the keypoints with ``render_skeleton``;
+
+* with ``tryon_share`` > 0 (generated clips only), that share of the samples are try-ons: the
+  frames show the person wearing another clip's garment C (ground truth rendered by the
+  generator), while h^s is the first frame in the person's own garment;
+* h^s's person layers for the keypoint prior: its person mask and its background filled behind
+  the person (``pipeline.person_layer``);
 * the output is a dict of tensors that the default collate stacks into a batch:
 
   ======================  ===================  =========================================
   key                     shape                meaning
   ======================  ===================  =========================================
-  frames                  (T, 3, H, W) float   h^t in [0, 1]; h^s = frames[0]
+  source                  (3, H, W) float      h^s (frames[0] unless a try-on sample)
+  source_cloth_mask       (1, H, W) float      {0, 1}; the target of M_r
+  source_person_mask      (1, H, W) float      {0, 1}
+  background              (3, H, W) float      h^s with the person removed and filled
+  frames                  (T, 3, H, W) float   h^t in [0, 1], wearing C
   skeletons               (T, 3, H, W) float   p^t in [0, 1]
-  cloth_masks             (T, 1, H, W) float   {0, 1}; M_r = cloth_masks[0], M_c^t
+  cloth_masks             (T, 1, H, W) float   {0, 1}; M_c^t, where C lies in frame t
   person_masks            (T, 1, H, W) float   {0, 1}
   keypoints               (T, 137, 3) float    x, y in pixels, confidence
   garment                 (3, H, W) float      C in [0, 1]
   garment_mask            (1, H, W) float      {0, 1}
   frame_indices           (T,) long            source frame numbers (gaps in 1..max_skip+1)
   clip_index              () long              which clip of the sequence
+  garment_index           () long              whose garment C is (= clip_index unless a try-on)
   ======================  ===================  =========================================
 
 It is a plain map-style dataset with ``__len__``, so ``DistributedSampler`` and shuffling
@@ -40,6 +51,7 @@ import torch
 from torch.utils.data import Dataset
 
 from fashionmirror_ros.data.synthetic import Clip
+from fashionmirror_ros.pipeline.person_layer import fill_background
 from fashionmirror_ros.pose.skeleton import render_skeleton
 
 FRAMES_PER_SAMPLE = 6
@@ -78,19 +90,24 @@ class ClipSampleDataset(Dataset):
 
     def __init__(self, clips: Sequence[Clip], frames_per_sample: int = FRAMES_PER_SAMPLE,
                  max_skip: int = MAX_SKIP, seed: int = 0, samples_per_clip: int = 1,
-                 min_confidence: float = 0.1):
+                 min_confidence: float = 0.1, tryon_share: float = 0.0):
         if frames_per_sample < 1:
             raise ValueError(f"frames_per_sample must be at least 1, got {frames_per_sample}")
         if max_skip < 0:
             raise ValueError(f"max_skip must be non-negative, got {max_skip}")
         if samples_per_clip < 1:
             raise ValueError(f"samples_per_clip must be at least 1, got {samples_per_clip}")
+        if not 0.0 <= tryon_share <= 1.0:
+            raise ValueError(f"tryon_share must be in [0, 1], got {tryon_share}")
+        if tryon_share > 0 and not hasattr(clips, "get_frames"):
+            raise ValueError("try-on samples need clips that can swap garments (generated clips)")
         self.clips = clips
         self.frames_per_sample = int(frames_per_sample)
         self.max_skip = int(max_skip)
         self.seed = int(seed)
         self.samples_per_clip = int(samples_per_clip)
         self.min_confidence = float(min_confidence)
+        self.tryon_share = float(tryon_share)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -108,33 +125,47 @@ class ClipSampleDataset(Dataset):
             return int(self.clips.clip_length(clip_index))
         return len(self.clips[clip_index])
 
-    def sample_plan(self, index: int) -> tuple[int, np.ndarray]:
-        """(clip index, frame numbers) of item ``index`` in the current epoch."""
+    def sample_plan(self, index: int) -> tuple[int, np.ndarray, int]:
+        """(clip index, frame numbers, garment's clip index) of item ``index`` this epoch."""
         if not 0 <= index < len(self):
             raise IndexError(f"sample index {index} out of range for {len(self)} samples")
         clip_index = index // self.samples_per_clip
-        frames = sample_frame_indices(self._rng(index), self._clip_length(clip_index),
+        rng = self._rng(index)
+        frames = sample_frame_indices(rng, self._clip_length(clip_index),
                                       self.frames_per_sample, self.max_skip)
-        return clip_index, frames
+        garment_index = clip_index
+        if len(self.clips) > 1 and rng.random() < self.tryon_share:
+            garment_index = int((clip_index + rng.integers(1, len(self.clips))) % len(self.clips))
+        return clip_index, frames, garment_index
 
-    def _frames(self, clip_index: int, frame_indices: np.ndarray):
+    def _frames(self, clip_index: int, frame_indices: np.ndarray, garment_index: int | None = None):
         """(a Clip, positions of the wanted frames in it)."""
         if hasattr(self.clips, "get_frames"):
-            clip = self.clips.get_frames(clip_index, frame_indices.tolist())
+            swap = {} if garment_index is None else {"garment_index": garment_index}
+            clip = self.clips.get_frames(clip_index, frame_indices.tolist(), **swap)
             return clip, np.arange(len(frame_indices))
         return self.clips[clip_index], frame_indices
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         if index < 0:
             index += len(self)
-        clip_index, frame_indices = self.sample_plan(index)
-        clip, rows = self._frames(clip_index, frame_indices)
+        clip_index, frame_indices, garment_index = self.sample_plan(index)
+        tryon = garment_index != clip_index
+        clip, rows = self._frames(clip_index, frame_indices, garment_index if tryon else None)
+        source, source_rows = (self._frames(clip_index, frame_indices[:1]) if tryon
+                               else (clip, rows[:1]))
+        source_frame = source.frames[source_rows[0]]
+        source_person = source.person_masks[source_rows[0]]
         frames = clip.frames[rows]
         keypoints = clip.keypoints[rows].astype(np.float32)
         height, width = frames.shape[1:3]
         skeletons = np.stack([render_skeleton(points, height, width, self.min_confidence)
                               for points in keypoints])
         return {
+            "source": _image_tensor(source_frame),
+            "source_cloth_mask": _mask_tensor(source.cloth_masks[source_rows[0]]),
+            "source_person_mask": _mask_tensor(source_person),
+            "background": _image_tensor(fill_background(source_frame, source_person)),
             "frames": _image_tensor(frames),
             "skeletons": _image_tensor(skeletons),
             "cloth_masks": _mask_tensor(clip.cloth_masks[rows]),
@@ -144,4 +175,5 @@ class ClipSampleDataset(Dataset):
             "garment_mask": _mask_tensor(clip.garment_mask),
             "frame_indices": torch.from_numpy(frame_indices.astype(np.int64)),
             "clip_index": torch.tensor(clip_index, dtype=torch.long),
+            "garment_index": torch.tensor(garment_index, dtype=torch.long),
         }

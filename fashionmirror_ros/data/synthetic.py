@@ -2013,11 +2013,15 @@ class SyntheticFashionVideo:
         clip.split = self.split
         return clip
 
-    def get_frames(self, index: int, frame_indices) -> Clip:
-        """Frames ``frame_indices`` of clip ``index`` only (what the training sampler needs)."""
+    def get_frames(self, index: int, frame_indices, garment_index: int | None = None) -> Clip:
+        """Frames ``frame_indices`` of clip ``index`` only (what the training sampler needs);
+        with ``garment_index``, the person wears the garment of that clip of the split instead
+        (``tryon_clip``'s swap: same person, motion and background)."""
         frame_indices = list(frame_indices)
         if frame_indices and max(frame_indices) >= self.num_frames:
             raise IndexError(f"frame index {max(frame_indices)} beyond clip length {self.num_frames}")
-        clip = generate_frames(self.seed(index), frame_indices, self.image_size, self.fps, self.config)
+        garment_seed = None if garment_index is None else self.seed(garment_index)
+        clip = generate_frames(self.seed(index), frame_indices, self.image_size, self.fps, self.config,
+                               garment_seed=garment_seed)
         clip.split = self.split
         return clip

@@ -10,7 +10,9 @@ Two presets:
   It builds and runs; it is not meant to be fast.
 - ``realtime``: the product default, sized for a 2-core CPU where pose estimation, CMN and
   SFE+HSG run in separate processes: CMN runs internally at 128 px with a one-block-per-stage
-  BasicBlock ResNet, SFE/HSG use 16..64 channels and BatchNorm. (Measured on a tiny batch:
+  BasicBlock ResNet, SFE/HSG use 16..64 channels and BatchNorm, and the keypoint prior
+  (``PriorConfig``: prior flows into SFE, warped source boost, keypoint garment placement,
+  full-resolution composition; ours, DESIGN.md 2b) is on. (Measured on a tiny batch:
   without normalisation the generator's loss fell about half as fast; in eval mode BatchNorm
   treats each sample on its own, and its inference cost measured within noise.)
 
@@ -160,6 +162,35 @@ class HSGConfig:
 
 
 @dataclass(frozen=True)
+class PriorConfig:
+    """The keypoint prior and what builds on it (ours, not the paper's: DESIGN.md section 2b).
+
+    ``enabled=False`` is the paper's literal model: SFE sees two skeleton images, eq. 8 adds the
+    unwarped source features, the STN starts from the identity and the decoder paints every
+    pixel. Each switch below adds one piece (the ablation of issue 11 turns them on in turn).
+    """
+
+    enabled: bool = False
+    min_confidence: float = 0.2  # joints below it drop their body parts from the prior
+    # the prior flows are computed on a grid this many times coarser than the image, then
+    # resized (flows are smooth inside a part; 4x fewer pixels)
+    flow_stride: int = 2
+    # eq. 8's source boost lambda_hs e_m^s m^t takes e_m^s warped along p^0 -> p^{t+1}
+    warped_source_boost: bool = True
+    # a full-resolution mask composes the pixel-warped h^s, the placed C and the decoder output
+    composition: bool = True
+    # the garment STN starts from the keypoint placement of C (models/placement.py)
+    garment_placement: bool = True
+    # initial composition logit in favour of the pixel-warped h^s outside M_c and of the placed
+    # C inside it, so an untrained network starts as the keypoint warp
+    composition_bias: float = 4.0
+
+    def __post_init__(self) -> None:
+        _require(self.flow_stride in (1, 2, 4), "prior.flow_stride must be 1, 2 or 4")
+        _require(0.0 <= self.min_confidence <= 1.0, "prior.min_confidence must be in [0, 1]")
+
+
+@dataclass(frozen=True)
 class LossConfig:
     """Loss weights (eq. 2, 5-6, 9-11). GFLA's reference weights: L1 5, correctness 5,
     style 500, content 0.5."""
@@ -175,6 +206,9 @@ class LossConfig:
     human_style: float = 500.0
     clothes_l1: float = 5.0
     clothes_content: float = 0.5
+    # ours: L1 inside the target person mask, on top of the full-frame term (the static
+    # background is easy; the person is what the viewer looks at). 0 in the paper preset.
+    person_l1: float = 0.0
     # temporal (eq. 11)
     flow_correctness: float = 5.0
     flow_level_weights: tuple[float, ...] = (1.0, 1.0)  # per attentive layer, coarse to fine
@@ -207,6 +241,7 @@ class ModelConfig:
     cmn: CMNConfig = field(default_factory=CMNConfig)
     sfe: SFEConfig = field(default_factory=SFEConfig)
     hsg: HSGConfig = field(default_factory=HSGConfig)
+    prior: PriorConfig = field(default_factory=PriorConfig)
     loss: LossConfig = field(default_factory=LossConfig)
 
     def __post_init__(self) -> None:
@@ -230,7 +265,8 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "ModelConfig":
         """Inverse of ``to_dict``; missing keys take the defaults, unknown keys raise."""
-        sections = {"cmn": CMNConfig, "sfe": SFEConfig, "hsg": HSGConfig, "loss": LossConfig}
+        sections = {"cmn": CMNConfig, "sfe": SFEConfig, "hsg": HSGConfig, "prior": PriorConfig,
+                    "loss": LossConfig}
         _reject_unknown(cls, data, "config")
         kwargs: dict[str, Any] = {}
         for key, value in data.items():
@@ -278,6 +314,13 @@ def _realtime() -> ModelConfig:
             refine_convs=1,
             norm="batch",
         ),
+        # a CPU budget buys quality through the keypoint prior, not through training time
+        prior=PriorConfig(enabled=True),
+        # No ImageNet VGG19 can be had here and a random one measured unreliable, so its terms
+        # (perceptual, style, sample correctness) are off; --loss NAME=VALUE with --vgg-weights
+        # turns them back on. The person-region L1 focuses the budget on the person.
+        loss=LossConfig(person_l1=5.0, human_content=0.0, human_style=0.0, clothes_content=0.0,
+                        flow_correctness=0.0),
     )
 
 
@@ -293,8 +336,9 @@ def get_preset(name: str) -> ModelConfig:
                          f"{', '.join(sorted(PRESETS))}") from None
 
 
-def tiny_config(image_size: int = 64) -> ModelConfig:
-    """A minimal configuration for unit tests and smoke runs (milliseconds per step)."""
+def tiny_config(image_size: int = 64, prior: bool = False) -> ModelConfig:
+    """A minimal configuration for unit tests and smoke runs (milliseconds per step); ``prior``
+    turns the keypoint prior on as the realtime preset has it."""
     return ModelConfig(
         name="tiny",
         image_size=image_size,
@@ -304,5 +348,6 @@ def tiny_config(image_size: int = 64) -> ModelConfig:
         sfe=SFEConfig(encoder_widths=(8, 8, 16, 16, 16), decoder_widths=(16, 16, 8),
                       correlation_radius=1, norm="batch"),
         hsg=HSGConfig(encoder_widths=(8, 16, 16), stn_hidden=8, refine_convs=1, norm="batch"),
+        prior=PriorConfig(enabled=prior),
         loss=LossConfig(correctness_chunk=256),
     )

@@ -34,19 +34,34 @@ Open choices
 - Pose enters HSG through F^t, m^t and M_c^{t+1} only, as eq. 8 states.
 - Streaming: ``encode_source`` and ``encode_garment`` can be cached (the source and garment do not
   change between frames); ``generate_from_encodings`` does the per-frame work.
+
+With the keypoint prior (ours, ``PriorConfig``; the ``paper`` preset keeps the literal eq. 8):
+- F^t is the prior flow p^{t+1} -> p^t plus SFE's residual (see ``sfe``).
+- ``warped_source_boost``: the source term becomes lambda_hs * GaussianWarp(e_m^s, F^s) * m^t
+  with F^s the prior flow p^{t+1} -> p^0 plus SFE's residual: h^s's features are moved to the
+  frame's pose before they are added, instead of being added where h^s stood.
+- ``garment_placement``: theta = the keypoint placement of C (``placement``) + the STN's
+  correction (the STN's output minus the identity it starts from).
+- ``composition``: three full-resolution candidates, the person layer of h^s (clothes removed
+  by M_r) pixel-warped along F^s and laid over h^s's background, C placed by theta, and the
+  decoder's image, are blended by a softmax over three logits the decoder predicts. The decoder
+  also sees the two pixel candidates (at stride 2), so it knows what they hold. The logits start
+  biased to the warped h^s outside M_c^{t+1} and to C inside it, so identity and texture are
+  copied where they exist and the decoder paints only where they do not.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .config import HSGConfig
+from .config import HSGConfig, PriorConfig
 from .layers import ConvNormAct, StridedEncoder, UpsampleFuse
 from .sfe import FlowField
 from .warping import gaussian_warp, resize_flow
+from .prior import composite_person
 
 PIXEL_SHUFFLE_FACTOR = 2  # the decoder's last level is at stride 2
 
@@ -64,11 +79,18 @@ class GarmentSTN(nn.Module):
         self.theta = nn.Linear(hidden, 6)
         nn.init.zeros_(self.theta.weight)
         with torch.no_grad():
-            self.theta.bias.copy_(torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]))
+            self.theta.bias.copy_(torch.tensor(self.IDENTITY))
+
+    IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 
     def predict(self, garment_feature: Tensor, mask_feature: Tensor) -> Tensor:
         hidden = self.localization(torch.cat([garment_feature, mask_feature], dim=1))
         return self.theta(hidden).view(-1, 2, 3)
+
+    def correct(self, placement: Tensor, garment_feature: Tensor, mask_feature: Tensor) -> Tensor:
+        """theta = ``placement`` (B, 2, 3) + the learned correction (zero at initialisation)."""
+        identity = torch.tensor(self.IDENTITY, dtype=placement.dtype, device=placement.device)
+        return placement + self.predict(garment_feature, mask_feature) - identity.view(1, 2, 3)
 
     @staticmethod
     def warp(feature: Tensor, theta: Tensor) -> Tensor:
@@ -91,13 +113,38 @@ class DecoderLevel(nn.Module):
         return self.refine(self.fuse(x, size, fused))
 
 
+class PixelInputs(NamedTuple):
+    """Full-resolution inputs of the composition (fixed for a source and garment)."""
+
+    source: Tensor  # (B, 3, H, W) h^s
+    person_alpha: Tensor  # (B, 1, H, W) person mask of h^s * (1 - M_r)
+    background: Tensor  # (B, 3, H, W) h^s with the person removed and filled
+    garment: Tensor  # (B, 3, H, W) C
+    garment_mask: Tensor  # (B, 1, H, W)
+
+
+class PixelPrior(NamedTuple):
+    """Per-frame full-resolution geometry of the composition."""
+
+    source_flow: Tensor  # (B, 2, H, W) p^{t+1} -> p^0 in pixels, prior + SFE residual
+    support: Tensor  # (B, 1, H, W) where the warped person layer is kept
+    placement: Tensor  # (B, 2, 3) the keypoint placement of C (affine_grid theta)
+
+
+class HSGOutput(NamedTuple):
+    image: Tensor  # h_g^{t+1} (B, 3, H, W) in [0, 1]
+    composition: Tensor | None  # (B, 3, H, W) weights of warped h^s, placed C, decoder
+
+
 class HumanSequenceGenerator(nn.Module):
     """HSG. ``forward(source_masked, previous_masked, garment, cloth_mask_next, flow_fields)``
     -> h_g^{t+1} (B, 3, H, W) in [0, 1]."""
 
-    def __init__(self, config: HSGConfig, attentive_strides: Sequence[int]) -> None:
+    def __init__(self, config: HSGConfig, attentive_strides: Sequence[int],
+                 prior: PriorConfig | None = None) -> None:
         super().__init__()
         self.config = config
+        self.prior = prior if prior is not None and prior.enabled else None
         self.attentive_strides = tuple(attentive_strides)
         if len(config.lambda_ci) != len(self.attentive_strides):
             raise ValueError("hsg.lambda_ci needs one value per attentive layer")
@@ -116,6 +163,15 @@ class HumanSequenceGenerator(nn.Module):
             skip_channels = widths[index] if stride in self.attentive_strides else 0
             self.levels.append(DecoderLevel(widths[index + 1], skip_channels, widths[index], config))
         self.to_rgb = nn.Conv2d(widths[0], 3 * PIXEL_SHUFFLE_FACTOR ** 2, 3, padding=1)
+        self.composes = self.prior is not None and self.prior.composition
+        if self.composes:
+            # warped h^s (3) + its alpha (1) + placed C (3) + its alpha (1) + M_c^{t+1} (1)
+            self.guidance = ConvNormAct(9, widths[0], config.norm, slope)
+            self.mix = ConvNormAct(widths[0], widths[0], config.norm, slope)
+            self.to_logits = nn.Conv2d(widths[0], 3 * PIXEL_SHUFFLE_FACTOR ** 2, 3, padding=1)
+            nn.init.zeros_(self.to_logits.weight)
+            nn.init.zeros_(self.to_logits.bias)
+            self.composition_bias = nn.Parameter(torch.tensor(float(self.prior.composition_bias)))
 
     # -- encoders (cacheable) -------------------------------------------------------------
     def _at_strides(self, features: list[Tensor]) -> dict[int, Tensor]:
@@ -132,38 +188,63 @@ class HumanSequenceGenerator(nn.Module):
     # -- generation ----------------------------------------------------------------------
     def forward(self, source_masked: Tensor, previous_masked: Tensor, garment: Tensor,
                 cloth_mask_next: Tensor, flow_fields: Sequence[FlowField]) -> Tensor:
+        """The literal model's step (no prior): h_g^{t+1}."""
         return self.generate_from_encodings(self.encode_source(source_masked), previous_masked,
-                                            self.encode_garment(garment), cloth_mask_next, flow_fields)
+                                            self.encode_garment(garment), cloth_mask_next,
+                                            flow_fields).image
 
     def generate_from_encodings(self, source_features: dict[int, Tensor], previous_masked: Tensor,
                                 garment_features: dict[int, Tensor], cloth_mask_next: Tensor,
-                                flow_fields: Sequence[FlowField]) -> Tensor:
+                                flow_fields: Sequence[FlowField], pixels: PixelInputs | None = None,
+                                pixel_prior: PixelPrior | None = None) -> HSGOutput:
         fields = self._fields_by_stride(flow_fields)
         previous_features = self._at_strides(self.human_encoder(previous_masked))
         mask_features = self._at_strides(self.mask_encoder(cloth_mask_next))
         coarsest = max(self.attentive_strides)
-        theta = self.stn.predict(garment_features[coarsest], mask_features[coarsest])
+        if self.prior is not None and self.prior.garment_placement:
+            theta = self.stn.correct(pixel_prior.placement, garment_features[coarsest], mask_features[coarsest])
+        else:
+            theta = self.stn.predict(garment_features[coarsest], mask_features[coarsest])
         fused = {}
         for stride, lambda_ci in zip(self.attentive_strides, self.config.lambda_ci):
             fused[stride] = self.fuse_level(
                 previous_features[stride], source_features[stride], garment_features[stride],
                 mask_features[stride], fields[stride], theta, lambda_ci)
-        return self.decode(fused, tuple(previous_masked.shape[-2:]))
+        output_size = tuple(previous_masked.shape[-2:])
+        if not self.composes:
+            features = self.decode(fused)
+            return HSGOutput(self._to_image(features, output_size), None)
+        candidates = self.pixel_candidates(pixels, pixel_prior, theta)
+        guidance = torch.cat([*candidates, cloth_mask_next], 1)  # (B, 9, H, W)
+        features = self.decode(fused, F.avg_pool2d(guidance, PIXEL_SHUFFLE_FACTOR))
+        return self.compose(features, candidates, cloth_mask_next, output_size)
 
     def fuse_level(self, e_m_t: Tensor, e_m_s: Tensor, e_c: Tensor, e_mc: Tensor,
                    field: FlowField, theta: Tensor, lambda_ci: float) -> Tensor:
-        """Eq. 8 at one attentive layer."""
+        """Eq. 8 at one attentive layer (with the prior: the source term warped, see above)."""
         size = tuple(e_m_t.shape[-2:])
         flow = resize_flow(field.flow, size)
         selection = field.selection_mask
         if tuple(selection.shape[-2:]) != size:
             selection = F.interpolate(selection, size=size, mode="bilinear", align_corners=False)
         warped_previous = gaussian_warp(e_m_t, flow, self.config.warp_sigma)
+        if self.prior is not None and self.prior.warped_source_boost:
+            e_m_s = gaussian_warp(e_m_s, resize_flow(field.source_flow, size), self.config.warp_sigma)
         source_boost = self.config.lambda_hs * e_m_s * selection
         garment_term = lambda_ci * GarmentSTN.warp(e_c, theta) * e_mc
         return warped_previous + source_boost + garment_term
 
-    def decode(self, fused: dict[int, Tensor], output_size: tuple[int, int]) -> Tensor:
+    @staticmethod
+    def pixel_candidates(pixels: PixelInputs, prior: PixelPrior, theta: Tensor) -> tuple[Tensor, ...]:
+        """(warped h^s over its background (B,3,H,W), its alpha (B,1,H,W), placed C (B,3,H,W)
+        premultiplied, its alpha (B,1,H,W))."""
+        person, alpha = composite_person(pixels.source, pixels.person_alpha, pixels.background,
+                                         prior.source_flow, prior.support)
+        placed = GarmentSTN.warp(torch.cat([pixels.garment * pixels.garment_mask, pixels.garment_mask], 1), theta)
+        return person, alpha, placed[:, :3], placed[:, 3:].clamp(0.0, 1.0)
+
+    def decode(self, fused: dict[int, Tensor], guidance: Tensor | None = None) -> Tensor:
+        """e_g^{t+1} at every attentive stride -> decoder features at stride 2 (B, w_0, H/2, W/2)."""
         coarsest = max(self.attentive_strides)
         x = self.bottom(fused[coarsest])
         stride = coarsest
@@ -173,10 +254,28 @@ class HumanSequenceGenerator(nn.Module):
             # an attentive level fixes the size; between them the size doubles
             size = tuple(skip.shape[-2:]) if skip is not None else (2 * x.shape[-2], 2 * x.shape[-1])
             x = level(x, size, skip)
-        image = torch.sigmoid(F.pixel_shuffle(self.to_rgb(x), PIXEL_SHUFFLE_FACTOR))
+        if guidance is not None:
+            x = self.mix(x + self.guidance(guidance))
+        return x
+
+    def _to_image(self, features: Tensor, output_size: tuple[int, int]) -> Tensor:
+        image = torch.sigmoid(F.pixel_shuffle(self.to_rgb(features), PIXEL_SHUFFLE_FACTOR))
         if tuple(image.shape[-2:]) != tuple(output_size):
             image = F.interpolate(image, size=output_size, mode="bilinear", align_corners=False)
         return image
+
+    def compose(self, features: Tensor, candidates: tuple[Tensor, ...], cloth_mask_next: Tensor,
+                output_size: tuple[int, int]) -> HSGOutput:
+        person, _, placed, placed_alpha = candidates
+        painted = self._to_image(features, output_size)
+        logits = F.pixel_shuffle(self.to_logits(features), PIXEL_SHUFFLE_FACTOR)
+        if tuple(logits.shape[-2:]) != tuple(output_size):
+            logits = F.interpolate(logits, size=output_size, mode="bilinear", align_corners=False)
+        garment_here = cloth_mask_next * placed_alpha
+        start = torch.cat([1.0 - cloth_mask_next, garment_here, torch.zeros_like(garment_here)], 1)
+        weights = torch.softmax(logits + self.composition_bias * start, 1)  # (B, 3, H, W)
+        image = weights[:, 0:1] * person + weights[:, 1:2] * placed + weights[:, 2:3] * painted
+        return HSGOutput(image, weights)
 
     def _fields_by_stride(self, flow_fields: Sequence[FlowField]) -> dict[int, FlowField]:
         fields = {field.stride: field for field in flow_fields}

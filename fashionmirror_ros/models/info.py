@@ -4,15 +4,20 @@ FLOPs are counted with ``torch.utils.flop_counter.FlopCounterMode`` for batch 1:
 2 FLOPs per multiply-accumulate of convolutions and matrix products (conv, mm, bmm, addmm,
 baddbmm, ...) and nothing for elementwise work (normalisation, activations, softmax,
 interpolation, the Gaussian-warp gathers, grid_sample, SFE's correlation products). GFLOPs are
-these FLOPs / 1e9. The models are built on the ``meta`` device, so counting costs no compute.
+these FLOPs / 1e9. Models without the keypoint prior are built on the ``meta`` device, so
+counting costs no compute; with it, on the CPU (the prior's least-squares fits need real values;
+the realtime preset is small).
 
 Entries
 - cmn_single: CMN(h^s, C) -> (M_r, M_c), all four siamese passes counted as they run.
 - cmn_multi: CMN(h^{t-2}, h^{t-1}, h^t, C) -> M_c^{t+1}, four encoder passes.
 - cmn_multi_cached: the same step when the node keeps the embeddings of C and of the two
   previous frames (one encoder pass + fusion + co-attention + head).
-- sfe: SFE(p^t, p^{t+1}).
-- hsg: HSG with every encoder run; hsg_cached: h_m^s and C encodings kept between frames.
+- sfe: SFE(p^t, p^{t+1}) (with the prior: and its prior flows).
+- hsg: HSG with every encoder run; hsg_cached: h_m^s and C encodings kept between frames
+  (with the prior: the composition included).
+- step: what hsg_node runs per frame, ``FashionMirror.step`` with cached encodings (prior flows,
+  SFE, HSG).
 - total_per_frame: cmn_multi + sfe + hsg; total_per_frame_cached: the cached variants.
 
 ``fashionmirror model-info [--preset realtime|paper|all] [--image-size 256]`` prints the result
@@ -31,7 +36,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from .config import PRESETS, ModelConfig, get_preset
-from .mirror import FashionMirror
+from .mirror import FashionMirror, SessionInputs
 
 FLOP_COUNTING_NOTE = (
     "torch.utils.flop_counter.FlopCounterMode, batch 1: 2 FLOPs per multiply-accumulate of "
@@ -59,30 +64,40 @@ def model_info(preset: str | ModelConfig, image_size: int = 256) -> dict:
     """Per network: {"params": int, "gflops": float}; see the module docstring."""
     config = get_preset(preset) if isinstance(preset, str) else preset
     config = dataclasses.replace(config, image_size=image_size)
-    device = torch.device("meta")
+    device = torch.device("cpu" if config.prior.enabled else "meta")
     with device:
         model = FashionMirror(config).eval()
-    image = torch.empty(1, 3, image_size, image_size, device=device)
-    mask = torch.empty(1, 1, image_size, image_size, device=device)
+    image = torch.zeros(1, 3, image_size, image_size, device=device)
+    mask = torch.zeros(1, 1, image_size, image_size, device=device)
+    keypoints = torch.zeros(1, 137, 3, device=device)
     cmn, sfe, hsg = model.cmn, model.sfe, model.hsg
+    inputs = SessionInputs(image, mask, image, keypoints, image, mask, image, mask)
 
     with torch.no_grad():  # inputs of the cached variants
-        fields = sfe(image, image)
+        encoding = model.encode_session(inputs)
+        state = model.first_state(inputs)
+        prior = model.prior_flows(keypoints, keypoints, keypoints, (image_size, image_size))[0] \
+            if model.uses_prior else None
+        fields = sfe(image, image, prior)
         embedding = cmn.encode(image)
-        source_features = hsg.encode_source(image)
-        garment_features = hsg.encode_garment(image)
     size = (image_size, image_size)
+
+    def generate(source_features, garment_features):
+        return model.step(encoding._replace(source_features=source_features,
+                                            garment_features=garment_features),
+                          state, keypoints, image, mask)
 
     flops = {
         "cmn_single": _count_flops(lambda: cmn(image, image)),
         "cmn_multi": _count_flops(lambda: cmn.forward_multi(image, image, image, image)),
         "cmn_multi_cached": _count_flops(lambda: cmn.next_cloth_mask_from_embeddings(
             embedding, embedding, cmn.encode(image), embedding, size)),
-        "sfe": _count_flops(lambda: sfe(image, image)),
-        "hsg": _count_flops(lambda: hsg(image, image, image, mask, fields)),
-        "hsg_cached": _count_flops(lambda: hsg.generate_from_encodings(
-            source_features, image, garment_features, mask, fields)),
+        "sfe": _count_flops(lambda: sfe(image, image, prior)),
+        "step": _count_flops(lambda: generate(encoding.source_features, encoding.garment_features)),
+        "step_uncached": _count_flops(lambda: generate(hsg.encode_source(image), hsg.encode_garment(image))),
     }
+    flops["hsg_cached"] = flops["step"] - flops["sfe"]
+    flops["hsg"] = flops["step_uncached"] - flops["sfe"]
     cmn_single_params = _params(cmn.encoder, cmn.attention, cmn.single_head)
     cmn_multi_params = _params(cmn.encoder, cmn.attention, cmn.frame_fusion, cmn.multi_head)
     networks = {
@@ -92,6 +107,7 @@ def model_info(preset: str | ModelConfig, image_size: int = 256) -> dict:
         "sfe": _entry(_params(sfe), flops["sfe"]),
         "hsg": _entry(_params(hsg), flops["hsg"]),
         "hsg_cached": _entry(_params(hsg), flops["hsg_cached"]),
+        "step": _entry(_params(sfe, hsg), flops["step"]),
         "total_per_frame": _entry(_params(model),
                                   flops["cmn_multi"] + flops["sfe"] + flops["hsg"]),
         "total_per_frame_cached": _entry(_params(model), flops["cmn_multi_cached"]

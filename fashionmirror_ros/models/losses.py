@@ -216,15 +216,22 @@ class TryOnLoss(nn.Module):
         return cls(config.loss, config.hsg.warp_sigma, vgg_weights)
 
     def forward(self, generated: Tensor, real: Tensor, cloth_masks: Tensor,
-                flow_fields: Sequence[Sequence[FlowField]]) -> dict[str, Tensor]:
+                flow_fields: Sequence[Sequence[FlowField]],
+                person_masks: Tensor | None = None) -> dict[str, Tensor]:
         steps = generated.shape[1]
         if real.shape[1] != steps + 1 or cloth_masks.shape[1] != steps + 1 or len(flow_fields) != steps:
             raise ValueError("expected S generated frames, S+1 real frames and masks, S flow lists")
         terms = self._spatial_terms(generated.flatten(0, 1), real[:, 1:].flatten(0, 1),
                                     cloth_masks[:, 1:].flatten(0, 1))
+        if person_masks is not None:
+            terms["person_l1"] = masked_l1(generated.flatten(0, 1), real[:, 1:].flatten(0, 1),
+                                           person_masks[:, 1:].flatten(0, 1))
+        else:
+            terms["person_l1"] = generated.new_zeros(())
         terms.update(self._temporal_terms(generated, real, cloth_masks, flow_fields))
         c = self.config
-        spatial = (c.human_l1 * terms["human_l1"] + c.human_content * terms["human_content"]
+        spatial = (c.human_l1 * terms["human_l1"] + c.person_l1 * terms["person_l1"]
+                   + c.human_content * terms["human_content"]
                    + c.human_style * terms["human_style"] + c.clothes_l1 * terms["clothes_l1"]
                    + c.clothes_content * terms["clothes_content"])
         temporal = (c.flow_correctness * terms["flow_correctness"]

@@ -2,51 +2,109 @@
 
 Conventions every caller (trainer, evaluation, ROS nodes) relies on
 - Images: RGB float (B, 3, H, W) in [0, 1]; masks (B, 1, H, W) in [0, 1]; skeleton images p^t
-  (B, 3, H, W) in [0, 1]. All on one H x W grid (``config.image_size``, 256 by default).
+  (B, 3, H, W) in [0, 1]; keypoints (B, 137, 3) in pixels of the H x W grid (OpenPose layout).
+  All on one H x W grid (``config.image_size``, 256 by default).
 - M_r ("removed mask"): the clothes region of the *source* human h^s, removed before generation:
   h_m^s = h^s * (1 - M_r). M_c^t ("clothing mask"): where garment C lies on the person in frame t.
-- One recurrent step (``generate``) turns h^t into h_g^{t+1} given p^t, p^{t+1}, M_c^{t+1}.
-  It masks the source with (1 - M_r) and the previous frame with (1 - previous_removed_mask).
-  ``previous_removed_mask`` defaults to M_r, which is exact for the first step, where
-  h^0 = h^s (eq. 7) and p^0 is the pose of the source image. For later steps the caller passes
-  M_c^t, the clothing mask of the previous frame: the paper masks h^t in every frame during
-  training (its footnote 3: the clothes on h^t are the garment C itself), and inference masks
-  the same way so the network sees the inputs it was trained on.
-- ``generate_sequence`` runs the recurrence over T-1 steps, h^0 = h^s, each output becoming the
-  next step's h^t; it returns the T-1 outputs for frames 1..T-1. Clothing masks come from the
-  caller (ground truth in training) or from CMN: single-frame mode on h^0 and h^1 for M_c^1 and
-  M_c^2 (the paper's "first two frames"), then multi-frame mode on (h^{t-2}, h^{t-1}, h^t) for
-  M_c^{t+1}, using the generated frames as h^t.
+
+The one home of the recurrence, used by training, ``fashionmirror eval`` and hsg_node alike:
+- ``encode_session(SessionInputs)`` once per (h^s, M_r, C): the cached encodings.
+- ``first_state(inputs)``: h^0 = h^s masked by M_r, p^0 = the pose of h^s (eq. 7).
+- ``step(encoding, state, keypoints, skeleton, M_c^{t+1})``: SFE (eq. 4) then HSG (eq. 8),
+  h^t -> h_g^{t+1}; the new state masks h_g^{t+1} with M_c^{t+1}. The paper masks h^t in every
+  frame during training (its footnote 3: the clothes on h^t are the garment C itself), and
+  inference masks the same way so the network sees the inputs it was trained on.
+- ``cmn_frames_for(t + 1)``: which frames CMN reads for M_c^{t+1} (the single/multi-frame
+  schedule, used by ``generate_sequence``, the trainer and cmn_node's session).
+- ``generate_sequence`` runs the recurrence over T-1 steps and returns the outputs for frames
+  1..T-1. Clothing masks come from the caller (ground truth, or CMN on real frames in training)
+  or from CMN on the generated frames.
+With ``config.prior.enabled`` the step also computes the keypoint prior flows (pose/part_flow)
+and the keypoint placement of C (placement.py); see sfe.py and hsg.py for what they change.
 """
 from __future__ import annotations
 
 from typing import NamedTuple
 
+import torch
 from torch import Tensor, nn
+
+from fashionmirror_ros.pose.part_flow import keypoint_flow
 
 from .cmn import CoAttentionMaskNetwork
 from .config import ModelConfig, get_preset
-from .hsg import HumanSequenceGenerator
-from .sfe import FlowField, SkeletonFlowExtractor
+from .hsg import HumanSequenceGenerator, PixelInputs, PixelPrior
+from .placement import garment_landmarks, keypoint_placement
+from .sfe import FlowField, PriorFlows, SkeletonFlowExtractor
+from .warping import resize_flow
+
+SINGLE_FRAME_STEPS = 2  # the paper's "first two frames" use single-frame CMN
+
+
+def cmn_frames_for(frame: int) -> tuple[int, ...]:
+    """Indices of the frames h^k (h^0 = h^s) CMN reads to predict M_c^{frame}, frame >= 1:
+    single-frame mode on h^{frame-1} for frames 1 and 2, then multi-frame mode on
+    (h^{frame-3}, h^{frame-2}, h^{frame-1}) (paper sec. 3.1)."""
+    if frame < 1:
+        raise ValueError(f"M_c^{frame}: frames are numbered from 1 (h^0 is the source)")
+    if frame <= SINGLE_FRAME_STEPS:
+        return (frame - 1,)
+    return (frame - 3, frame - 2, frame - 1)
+
+
+class SessionInputs(NamedTuple):
+    """What stays fixed while a person tries a garment on."""
+
+    source: Tensor  # h^s (B, 3, H, W)
+    removed_mask: Tensor  # M_r (B, 1, H, W)
+    garment: Tensor  # C (B, 3, H, W)
+    source_keypoints: Tensor  # pose of h^s (B, 137, 3)
+    source_skeleton: Tensor  # p^0 (B, 3, H, W)
+    person_mask: Tensor | None = None  # of h^s (B, 1, H, W); the prior needs it
+    background: Tensor | None = None  # h^s with the person removed and filled; the prior needs it
+    garment_mask: Tensor | None = None  # of C (B, 1, H, W); the prior needs it
+
+
+class SessionEncoding(NamedTuple):
+    inputs: SessionInputs
+    source_features: dict  # (e_m^s)_i by stride
+    garment_features: dict  # (e_c)_i by stride
+    garment_landmarks: Tensor | None  # C's collar and shoulder band (placement.py)
+
+
+class FrameState(NamedTuple):
+    """h^t and p^t, what the next step starts from."""
+
+    frame: Tensor  # h^t (B, 3, H, W)
+    clothes_mask: Tensor  # what h^t is masked with: M_r for h^0 = h^s, M_c^t after
+    keypoints: Tensor  # (B, 137, 3)
+    skeleton: Tensor  # p^t (B, 3, H, W)
 
 
 class GenerateOutput(NamedTuple):
     image: Tensor  # h_g^{t+1} (B, 3, H, W) in [0, 1]
     flow_fields: list[FlowField]  # F^t, m^t per attentive layer, coarse to fine
+    composition: Tensor | None = None  # (B, 3, H, W) weights of warped h^s, placed C, decoder
 
 
 class FashionMirror(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
+        with_prior = config.prior.enabled
         self.cmn = CoAttentionMaskNetwork(config.cmn)
-        self.sfe = SkeletonFlowExtractor(config.sfe)
-        self.hsg = HumanSequenceGenerator(config.hsg, config.sfe.attentive_strides)
+        self.sfe = SkeletonFlowExtractor(config.sfe, with_prior=with_prior)
+        self.hsg = HumanSequenceGenerator(config.hsg, config.sfe.attentive_strides, config.prior)
 
     @classmethod
     def from_preset(cls, name: str) -> "FashionMirror":
         return cls(get_preset(name))
 
+    @property
+    def uses_prior(self) -> bool:
+        return self.config.prior.enabled
+
+    # -- CMN -------------------------------------------------------------------------------
     def masks_single(self, human: Tensor, garment: Tensor) -> tuple[Tensor, Tensor]:
         """(M_r, M_c) = CMN(h, C), eq. 1."""
         return self.cmn(human, garment)
@@ -55,54 +113,112 @@ class FashionMirror(nn.Module):
         """M_c^{t+1} = CMN(h^{t-2}, h^{t-1}, h^t, C)."""
         return self.cmn.forward_multi(prev2, prev1, current, garment)
 
-    def generate(self, source: Tensor, removed_mask: Tensor, garment: Tensor, cloth_mask_next: Tensor,
-                 previous_frame: Tensor, skeleton_prev: Tensor, skeleton_next: Tensor,
-                 previous_removed_mask: Tensor | None = None) -> GenerateOutput:
-        """One recurrent step h^t -> h_g^{t+1} (SFE eq. 4, then HSG eq. 8)."""
-        if previous_removed_mask is None:
-            previous_removed_mask = removed_mask
-        source_masked = source * (1.0 - removed_mask)  # h_m^s
-        previous_masked = previous_frame * (1.0 - previous_removed_mask)  # h_m^t
-        flow_fields = self.sfe(skeleton_prev, skeleton_next)
-        image = self.hsg(source_masked, previous_masked, garment, cloth_mask_next, flow_fields)
-        return GenerateOutput(image, flow_fields)
+    def cloth_mask_for(self, frame: int, frames: list[Tensor], garment: Tensor) -> Tensor:
+        """M_c^{frame} from ``frames`` = [h^0, h^1, ...] by the schedule of ``cmn_frames_for``."""
+        inputs = [frames[k] for k in cmn_frames_for(frame)]
+        if len(inputs) == 1:
+            return self.masks_single(inputs[0], garment)[1]
+        return self.cloth_mask_multi(*inputs, garment)
 
-    def generate_sequence(self, source: Tensor, garment: Tensor, skeletons: Tensor,
-                          removed_mask: Tensor | None = None, cloth_masks: Tensor | None = None,
+    # -- the recurrence --------------------------------------------------------------------
+    def encode_session(self, inputs: SessionInputs) -> SessionEncoding:
+        if self.uses_prior and (inputs.person_mask is None or inputs.background is None
+                                or inputs.garment_mask is None):
+            raise ValueError("the keypoint prior needs the source's person mask and background "
+                             "and the garment's mask")
+        source_masked = inputs.source * (1.0 - inputs.removed_mask)  # h_m^s
+        landmarks = garment_landmarks(inputs.garment_mask) if self.uses_prior else None
+        return SessionEncoding(inputs, self.hsg.encode_source(source_masked),
+                               self.hsg.encode_garment(inputs.garment), landmarks)
+
+    @staticmethod
+    def first_state(inputs: SessionInputs) -> FrameState:
+        """h^0 = h^s (masked with M_r), p^0 = the pose of h^s."""
+        return FrameState(inputs.source, inputs.removed_mask, inputs.source_keypoints,
+                          inputs.source_skeleton)
+
+    def step(self, encoding: SessionEncoding, state: FrameState, keypoints_next: Tensor,
+             skeleton_next: Tensor, cloth_mask_next: Tensor) -> tuple[GenerateOutput, FrameState]:
+        """One recurrent step h^t -> h_g^{t+1} (SFE eq. 4, then HSG eq. 8)."""
+        previous_masked = state.frame * (1.0 - state.clothes_mask)  # h_m^t
+        inputs = encoding.inputs
+        pixels = pixel_prior = prior = None
+        if self.uses_prior:
+            prior, source_flow_full = self.prior_flows(inputs.source_keypoints, state.keypoints,
+                                                       keypoints_next, tuple(skeleton_next.shape[-2:]))
+        fields = self.sfe(state.skeleton, skeleton_next, prior)
+        if self.uses_prior:
+            pixels = PixelInputs(inputs.source, inputs.person_mask * (1.0 - inputs.removed_mask),
+                                 inputs.background, inputs.garment, inputs.garment_mask)
+            pixel_prior = PixelPrior(
+                self._pixel_source_flow(source_flow_full, prior, fields[-1]), prior.support,
+                keypoint_placement(encoding.garment_landmarks, keypoints_next,
+                                   self.config.image_size, self.config.prior.min_confidence))
+        generated = self.hsg.generate_from_encodings(
+            encoding.source_features, previous_masked, encoding.garment_features, cloth_mask_next,
+            fields, pixels, pixel_prior)
+        output = GenerateOutput(generated.image, fields, generated.composition)
+        return output, FrameState(generated.image, cloth_mask_next, keypoints_next, skeleton_next)
+
+    def prior_flows(self, source_keypoints: Tensor, keypoints: Tensor, keypoints_next: Tensor,
+                    size: tuple[int, int]) -> tuple[PriorFlows, Tensor]:
+        """The prior flows p^{t+1} -> p^t and p^{t+1} -> p^0 on the image grid (stilled away
+        from the body, for features), and the unstilled p^{t+1} -> p^0 (for h^s's pixels)."""
+        stride = self.config.prior.flow_stride
+        coarse = (size[0] // stride, size[1] // stride)
+
+        def on_coarse_grid(points: Tensor) -> Tensor:  # pixel centres of the coarser grid
+            return torch.cat([(points[..., :2] + 0.5) / stride - 0.5, points[..., 2:]], -1)
+
+        target = on_coarse_grid(keypoints_next)
+        confidence = self.config.prior.min_confidence
+        previous = keypoint_flow(target, on_coarse_grid(keypoints), *coarse, min_confidence=confidence)
+        source = keypoint_flow(target, on_coarse_grid(source_keypoints), *coarse, min_confidence=confidence)
+
+        def full(flow: Tensor) -> Tensor:
+            return resize_flow(flow.to(keypoints_next.dtype), size)
+
+        support = nn.functional.interpolate(source.support.to(keypoints_next.dtype), size=size,
+                                            mode="bilinear", align_corners=False)
+        previous_support = nn.functional.interpolate(previous.support.to(keypoints_next.dtype),
+                                                     size=size, mode="bilinear", align_corners=False)
+        source_full = full(source.flow)
+        flows = PriorFlows(full(previous.flow) * previous_support, source_full * support, support)
+        return flows, source_full
+
+    @staticmethod
+    def _pixel_source_flow(source_full: Tensor, prior: PriorFlows, finest: FlowField) -> Tensor:
+        """Full-resolution p^{t+1} -> p^0: the unstilled prior plus SFE's finest residual."""
+        size = tuple(finest.source_flow.shape[-2:])
+        residual = finest.source_flow - resize_flow(prior.source, size)
+        return source_full + resize_flow(residual, tuple(source_full.shape[-2:]))
+
+    def generate_sequence(self, inputs: SessionInputs, keypoints: Tensor, skeletons: Tensor,
+                          cloth_masks: Tensor | None = None,
                           detach_previous: bool = False) -> list[GenerateOutput]:
         """Recurrent generation of frames 1..T-1.
 
-        skeletons (B, T, 3, H, W): p^0 (pose of the source) .. p^{T-1}. cloth_masks
-        (B, T, 1, H, W) or None (then CMN predicts them). removed_mask (B, 1, H, W) or None
-        (then CMN's single-frame M_r). ``detach_previous`` cuts the gradient through h^t
-        (truncated backpropagation, saves memory in training).
+        keypoints (B, T, 137, 3) and skeletons (B, T, 3, H, W): index 0 is the pose of h^s
+        (p^0), index t the pose of frame t. cloth_masks (B, T, 1, H, W) or None (then CMN
+        predicts M_c^t from the generated frames by ``cmn_frames_for``). ``detach_previous``
+        cuts the gradient through h^t (truncated backpropagation, saves memory in training).
         """
         steps = skeletons.shape[1] - 1
         if steps < 1:
             raise ValueError("skeletons must hold at least two frames (p^0 and p^1)")
-        if removed_mask is None:
-            removed_mask, _ = self.masks_single(source, garment)
-        frames = [source]  # h^0 = h^s
-        masks: list[Tensor | None] = [None]  # M_c^0 is not needed
+        encoding = self.encode_session(inputs)
+        state = self.first_state(inputs)
+        frames = [inputs.source]  # h^0 = h^s
         outputs: list[GenerateOutput] = []
         for t in range(steps):
-            masks.append(self._cloth_mask(t + 1, cloth_masks, frames, garment))
-            previous = frames[t].detach() if detach_previous else frames[t]
-            output = self.generate(source, removed_mask, garment, masks[t + 1], previous,
-                                   skeletons[:, t], skeletons[:, t + 1],
-                                   previous_removed_mask=None if t == 0 else masks[t])
+            cloth_mask = (cloth_masks[:, t + 1] if cloth_masks is not None
+                          else self.cloth_mask_for(t + 1, frames, inputs.garment))
+            if detach_previous:
+                state = state._replace(frame=state.frame.detach())
+            output, state = self.step(encoding, state, keypoints[:, t + 1], skeletons[:, t + 1], cloth_mask)
             outputs.append(output)
             frames.append(output.image)
         return outputs
-
-    def _cloth_mask(self, frame: int, cloth_masks: Tensor | None, frames: list[Tensor],
-                    garment: Tensor) -> Tensor:
-        """M_c^{frame}: given, or CMN single-frame for frames 1-2, multi-frame after."""
-        if cloth_masks is not None:
-            return cloth_masks[:, frame]
-        if frame <= 2:
-            return self.masks_single(frames[frame - 1], garment)[1]
-        return self.cloth_mask_multi(frames[frame - 3], frames[frame - 2], frames[frame - 1], garment)
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -16,13 +16,14 @@ from fashionmirror_ros.pose.part_flow import keypoint_flow, warp_pixels
 
 
 def composite_person(source: Tensor, person_mask: Tensor, background: Tensor, flow: Tensor,
-                     support: Tensor) -> Tensor:
+                     support: Tensor) -> tuple[Tensor, Tensor]:
     """Warp the person layer of ``source`` (B, 3, H, W) along a backward ``flow`` (B, 2, H, W),
     keep it where ``support`` (B, 1, H, W) is, lay it over ``background`` (B, 3, H, W);
-    ``person_mask`` (B, 1, H, W) in [0, 1]."""
+    ``person_mask`` (B, 1, H, W) in [0, 1]. Returns the image and the warped mask (B, 1, H, W)."""
     layer = warp_pixels(torch.cat([source * person_mask, person_mask], 1), flow) * support
+    alpha = layer[:, 3:].clamp(0.0, 1.0)
     # premultiplied colour: where the warped mask is partial, the background shows through
-    return layer[:, :3] + (1.0 - layer[:, 3:].clamp(0.0, 1.0)) * background
+    return layer[:, :3] + (1.0 - alpha) * background, alpha
 
 
 def keypoint_warp(source: Tensor, person_mask: Tensor, background: Tensor,
@@ -30,5 +31,6 @@ def keypoint_warp(source: Tensor, person_mask: Tensor, background: Tensor,
     """h^s in the target pose: (B, 3, H, W) images in [0, 1], keypoints (B, 137, 3) in pixels."""
     height, width = source.shape[-2:]
     flow, support = keypoint_flow(target_keypoints, source_keypoints, height, width)
-    return composite_person(source, person_mask, background, flow.to(source.dtype),
-                            support.to(source.dtype))
+    image, _ = composite_person(source, person_mask, background, flow.to(source.dtype),
+                                support.to(source.dtype))
+    return image

@@ -23,6 +23,12 @@ Open choices
 - Coarse to fine: the finer flow is the coarser one resized (offsets scaled x2) plus the
   predicted increment, so both levels describe one motion.
 - The flow and mask convs start at zero: initially F = 0 (identity warp) and m = 0.5.
+- With the keypoint prior (ours, ``PriorConfig``): the p^{t+1} encoder also reads the prior
+  flows p^{t+1} -> p^t and p^{t+1} -> p^0 and the prior's support (``PriorFlows``), the heads
+  predict residuals, and each FlowField carries prior + residual. A third head per attentive
+  layer gives the residual of the source flow (p^{t+1} -> p^0), used to warp h^s's features
+  (eq. 8's source boost) and, at full resolution, h^s's pixels. Residual heads start at zero, so
+  an untrained SFE returns the prior itself.
 - Normalisation is configurable (paper preset: instance norm as in GFLA; realtime: BatchNorm,
   which trained about twice as fast as no normalisation on a tiny batch and measured within
   noise of it at inference; eval mode treats every sample on its own).
@@ -41,16 +47,39 @@ from .warping import resize_flow
 
 
 class FlowField(NamedTuple):
-    """One attentive layer's output: F^t (B, 2, h, w), m^t (B, 1, h, w), scale = h / H."""
+    """One attentive layer's output: F^t (B, 2, h, w), m^t (B, 1, h, w), scale = h / H, and with
+    the prior the source flow p^{t+1} -> p^0 (B, 2, h, w)."""
 
     flow: Tensor
     selection_mask: Tensor
     scale: float
+    source_flow: Tensor | None = None
 
     @property
     def stride(self) -> int:
         """Input pixels per level pixel (8 for scale 1/8)."""
         return round(1.0 / self.scale)
+
+
+# Prior flows enter the encoder as fractions of the image size times this gain (body motions of
+# a few to 60 pixels at 256 become inputs of order 0.1 to 2).
+PRIOR_INPUT_GAIN = 8.0
+
+
+class PriorFlows(NamedTuple):
+    """The keypoint prior of one step on the image grid: backward flows in pixels."""
+
+    previous: Tensor  # (B, 2, H, W) p^{t+1} -> p^t, stilled away from the body
+    source: Tensor  # (B, 2, H, W) p^{t+1} -> p^0, stilled away from the body
+    support: Tensor  # (B, 1, H, W) of the source flow (1 on the body)
+
+    def encoder_input(self) -> Tensor:
+        size = float(self.previous.shape[-1])
+        return torch.cat([self.previous * (PRIOR_INPUT_GAIN / size),
+                          self.source * (PRIOR_INPUT_GAIN / size), self.support], 1)
+
+
+PRIOR_INPUT_CHANNELS = 5
 
 
 def local_correlation(target: Tensor, source: Tensor, radius: int) -> Tensor:
@@ -71,18 +100,22 @@ def local_correlation(target: Tensor, source: Tensor, radius: int) -> Tensor:
 
 
 class AttentiveLayer(nn.Module):
-    """Decoder feature -> (flow increment (B, 2, h, w), selection mask (B, 1, h, w))."""
+    """Decoder feature -> (flow increment (B, 2, h, w), selection mask (B, 1, h, w), source flow
+    increment (B, 2, h, w) or None)."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, source_flow: bool = False) -> None:
         super().__init__()
         self.flow = nn.Conv2d(channels, 2, 3, padding=1)
         self.mask = nn.Conv2d(channels, 1, 3, padding=1)
-        for conv in (self.flow, self.mask):
-            nn.init.zeros_(conv.weight)
-            nn.init.zeros_(conv.bias)
+        self.source_flow = nn.Conv2d(channels, 2, 3, padding=1) if source_flow else None
+        for conv in (self.flow, self.mask, self.source_flow):
+            if conv is not None:
+                nn.init.zeros_(conv.weight)
+                nn.init.zeros_(conv.bias)
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        return self.flow(x), torch.sigmoid(self.mask(x))
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+        source = self.source_flow(x) if self.source_flow is not None else None
+        return self.flow(x), torch.sigmoid(self.mask(x)), source
 
 
 class DecoderLevel(nn.Module):
@@ -101,12 +134,14 @@ class DecoderLevel(nn.Module):
 class SkeletonFlowExtractor(nn.Module):
     """SFE. ``forward(p_t, p_next) -> list[FlowField]`` ordered coarse to fine."""
 
-    def __init__(self, config: SFEConfig) -> None:
+    def __init__(self, config: SFEConfig, with_prior: bool = False) -> None:
         super().__init__()
         self.config = config
+        self.with_prior = with_prior
         widths = config.encoder_widths
         self.encoder_prev = StridedEncoder(3, widths, config.norm, config.leaky_slope)
-        self.encoder_next = StridedEncoder(3, widths, config.norm, config.leaky_slope)
+        next_channels = 3 + (PRIOR_INPUT_CHANNELS if with_prior else 0)
+        self.encoder_next = StridedEncoder(next_channels, widths, config.norm, config.leaky_slope)
         radius = config.correlation_radius
         self.correlation_channels = (2 * radius + 1) ** 2 if radius else 0
         self.levels = nn.ModuleList()
@@ -116,7 +151,7 @@ class SkeletonFlowExtractor(nn.Module):
             skip_channels = 2 * widths[self._encoder_index(stride)]
             if stride in config.attentive_strides:
                 skip_channels += self.correlation_channels
-                self.heads[str(stride)] = AttentiveLayer(width)
+                self.heads[str(stride)] = AttentiveLayer(width, source_flow=with_prior)
             self.levels.append(DecoderLevel(in_channels, skip_channels, width,
                                             config.norm, config.leaky_slope))
             in_channels = width
@@ -125,12 +160,17 @@ class SkeletonFlowExtractor(nn.Module):
     def _encoder_index(stride: int) -> int:
         return stride.bit_length() - 2  # stride 2 -> 0, 4 -> 1, ...
 
-    def forward(self, p_t: Tensor, p_next: Tensor) -> list[FlowField]:
+    def forward(self, p_t: Tensor, p_next: Tensor, prior: PriorFlows | None = None) -> list[FlowField]:
+        if self.with_prior != (prior is not None):
+            raise ValueError("this SFE was built " + ("with" if self.with_prior else "without")
+                             + " the keypoint prior: pass prior flows exactly when it has one")
         feats_prev = self.encoder_prev(p_t)
-        feats_next = self.encoder_next(p_next)
+        next_input = p_next if prior is None else torch.cat([p_next, prior.encoder_input()], 1)
+        feats_next = self.encoder_next(next_input)
         x = torch.cat([feats_prev[-1], feats_next[-1]], dim=1)  # (B, 2 w_L, H/32, W/32)
         fields: list[FlowField] = []
-        flow: Tensor | None = None
+        flow: Tensor | None = None  # residuals, accumulated coarse to fine
+        source_flow: Tensor | None = None
         for stride, level in zip(self.config.decoder_strides(), self.levels):
             index = self._encoder_index(stride)
             skips = [feats_next[index], feats_prev[index]]
@@ -141,7 +181,14 @@ class SkeletonFlowExtractor(nn.Module):
             x = level(x, skips)  # (B, width, H/stride, W/stride)
             if head is None:
                 continue
-            increment, mask = head(x)
-            flow = increment if flow is None else resize_flow(flow, tuple(x.shape[-2:])) + increment
-            fields.append(FlowField(flow, mask, 1.0 / stride))
+            increment, mask, source_increment = head(x)
+            size = tuple(x.shape[-2:])
+            flow = increment if flow is None else resize_flow(flow, size) + increment
+            if prior is None:
+                fields.append(FlowField(flow, mask, 1.0 / stride))
+                continue
+            source_flow = (source_increment if source_flow is None
+                           else resize_flow(source_flow, size) + source_increment)
+            fields.append(FlowField(resize_flow(prior.previous, size) + flow, mask, 1.0 / stride,
+                                    resize_flow(prior.source, size) + source_flow))
         return fields

@@ -3,15 +3,19 @@
 Paper eq. 7: h_g^{t+1} = G_h(h^s, C, p^t -> p^{t+1}, CMN(h^{t-2..t}, C)), recurrent with h^0 = h^s.
 Our reading for a live stream:
 - Masks. On a new (h^s, C) the CMN runs in single-frame mode on the source: M_r (fixed for the
-  session) and M_c. Each generated frame fed back from /tryon/image is another CMN input: the
-  first two in single-frame mode, then multi-frame mode on the last three generated frames,
-  predicting M_c^{t+1}. In the pipelined graph the generator uses the newest M_c it has, which
+  session) and M_c^1. Each generated frame h^t fed back from /tryon/image gives M_c^{t+1} by the
+  model's schedule (``cmn_frames_for``: single-frame on h^1 for M_c^2, multi-frame on
+  h^{t-2}, h^{t-1}, h^t after, with h^0 = h^s), the same schedule training and
+  ``generate_sequence`` use. In the pipelined graph the generator uses the newest M_c it has, which
   may be one frame older than the paper's (the feedback lag, measured by the replay report).
 - Frames. p^0 is the source image's pose (pose_node estimates it). If it is not known yet, the
   first camera pose stands in for it (h^0 = h^s is then assumed to be in that pose). When the
   person leaves the view the recurrence is reset, so a returning person starts again from h^s;
   cmn_node then restarts the mask history and publishes the source masks again, so the first
   frame after a return is generated exactly as the first frame of the stream was.
+- The person in h^s. The keypoint prior (realtime preset) needs h^s's person mask (from
+  pose_node's segmentation of the source, or the data set's) and fills the background behind
+  the person once per source; h^s's pose p^0 is then essential, not only helpful.
 - Masks carry CRC-32 identifiers of the source and garment they were computed for; the
   generator ignores masks for another source or garment (no old-garment mask after a swap).
 All images here are model-sized RGB uint8 (S, S, 3); masks uint8 (S, S) with 255 = 1.0.
@@ -25,10 +29,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from fashionmirror_ros.models.mirror import SessionInputs, cmn_frames_for
+from fashionmirror_ros.models.placement import garment_mask_from_image
 from fashionmirror_ros.pipeline.images import image_crc
+from fashionmirror_ros.pipeline.person_layer import fill_background
+from fashionmirror_ros.pose.layout import NUM_KEYPOINTS
 from fashionmirror_ros.pose.skeleton import render_skeleton
 
-SINGLE_FRAME_STEPS = 2  # the paper's first two frames use single-frame CMN
 MULTI_FRAME_HISTORY = 3  # h^{t-2}, h^{t-1}, h^t
 
 
@@ -92,12 +99,15 @@ def warm_up(model, options: InferenceOptions, image_size: int) -> None:
     several times slower (about 0.8 s here), and it must not land on the first camera frames."""
     image = image_tensor(np.zeros((image_size, image_size, 3), np.uint8), options)
     mask = torch.zeros(1, 1, image_size, image_size, device=options.device)
+    keypoints = torch.zeros(1, NUM_KEYPOINTS, 3, device=options.device)
+    inputs = SessionInputs(image, mask, image, keypoints, image, mask, image, mask)
     with options.autocast():
         model.masks_single(image, image)
         model.cloth_mask_multi(image, image, image, image)
-        model.generate(image, mask, image, mask, image, image, image)
+        model.step(model.encode_session(inputs), model.first_state(inputs), keypoints, image, mask)
 
 
+@dataclass
 @dataclass
 class Masks:
     removed: np.ndarray  # M_r (S, S) uint8
@@ -110,9 +120,9 @@ class Masks:
 class MaskSession:
     """cmn_node's state for one (h^s, C) pair.
 
-    Streaming keeps the CMN embeddings: C is encoded once per garment and each generated frame
-    once, so a multi-frame step costs one encoder pass instead of four (same math as
-    CoAttentionMaskNetwork.forward_multi).
+    Streaming keeps the CMN embeddings: C is encoded once per garment and each frame h^t once
+    (h^0 = h^s included), so a multi-frame step costs one encoder pass instead of four (same math
+    as CoAttentionMaskNetwork.forward_multi).
     """
 
     def __init__(self, model, options: InferenceOptions):
@@ -122,8 +132,9 @@ class MaskSession:
         self.garment_embedding: torch.Tensor | None = None
         self.source_crc = self.garment_crc = 0
         self.removed_mask: np.ndarray | None = None
-        self.history: deque[torch.Tensor] = deque(maxlen=MULTI_FRAME_HISTORY)  # embeddings of h^t
-        self.steps = 0
+        # embeddings of the newest frames h^k by k (h^0 = h^s): what the schedule can ask for
+        self.history: deque[tuple[int, torch.Tensor]] = deque(maxlen=MULTI_FRAME_HISTORY)
+        self.frames_seen = 0  # the newest frame is h^{frames_seen - 1}
 
     @property
     def ready(self) -> bool:
@@ -150,37 +161,44 @@ class MaskSession:
     def restart(self) -> None:
         """Start the mask history again from the source (new inputs, or the person left)."""
         self.history.clear()
-        self.steps = 0
+        self.frames_seen = 0
         self.removed_mask = None
 
     @torch.inference_mode()
     def source_masks(self) -> Masks:
-        """Single-frame CMN on (h^s, C): M_r for the session and the first M_c."""
-        size = tuple(self.source.shape[-2:])
+        """Single-frame CMN on (h^0 = h^s, C): M_r for the session and M_c^1."""
+        self.history.clear()
         with self.options.autocast():
-            removed, cloth = self.cmn.masks_from_embeddings(self.cmn.encode(self.source),
-                                                            self.garment_embedding, size)
+            embedding = self.cmn.encode(self.source)
+        self.history.append((0, embedding))
+        self.frames_seen = 1
+        removed, cloth = self._predict(1)
         self.removed_mask = to_uint8_mask(checked(removed, "M_r"))
         return Masks(self.removed_mask, to_uint8_mask(checked(cloth, "M_c")), False,
                      self.source_crc, self.garment_crc)
 
     @torch.inference_mode()
     def on_generated(self, rgb: np.ndarray) -> Masks:
-        """A generated frame h^t came back: predict M_c^{t+1}."""
+        """The next generated frame h^t came back: predict M_c^{t+1}."""
         if self.removed_mask is None:
             self.source_masks()
-        frame = image_tensor(rgb, self.options)
-        size = tuple(frame.shape[-2:])
         with self.options.autocast():
-            self.history.append(self.cmn.encode(frame))
-            self.steps += 1
-            multi = self.steps > SINGLE_FRAME_STEPS and len(self.history) == MULTI_FRAME_HISTORY
-            if multi:
-                cloth = self.cmn.next_cloth_mask_from_embeddings(*self.history, self.garment_embedding, size)
-            else:
-                cloth = self.cmn.masks_from_embeddings(self.history[-1], self.garment_embedding, size)[1]
-        return Masks(self.removed_mask, to_uint8_mask(checked(cloth, "M_c^{t+1}")), multi,
-                     self.source_crc, self.garment_crc)
+            self.history.append((self.frames_seen, self.cmn.encode(image_tensor(rgb, self.options))))
+        self.frames_seen += 1
+        frame = self.frames_seen  # M_c^{t+1} with t = frames_seen - 1
+        _, cloth = self._predict(frame)
+        return Masks(self.removed_mask, to_uint8_mask(checked(cloth, "M_c^{t+1}")),
+                     len(cmn_frames_for(frame)) > 1, self.source_crc, self.garment_crc)
+
+    def _predict(self, frame: int) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """(M_r or None, M_c^{frame}) from the embeddings the schedule asks for."""
+        embeddings = dict(self.history)
+        wanted = [embeddings[k] for k in cmn_frames_for(frame)]
+        size = tuple(self.source.shape[-2:])
+        with self.options.autocast():
+            if len(wanted) == 1:
+                return self.cmn.masks_from_embeddings(wanted[0], self.garment_embedding, size)
+            return None, self.cmn.next_cloth_mask_from_embeddings(*wanted, self.garment_embedding, size)
 
 
 class NotReady(RuntimeError):
@@ -188,23 +206,26 @@ class NotReady(RuntimeError):
 
 
 class GenerationSession:
-    """hsg_node's recurrent state: h^t and p^t for the current (h^s, C, M_r, M_c)."""
+    """hsg_node's recurrent state: the model's FrameState (h^t, p^t) for the current
+    (h^s, C, M_r, M_c), with the session encodings kept between frames."""
 
     def __init__(self, model, options: InferenceOptions, image_size: int):
         self.model = model
         self.options = options
         self.size = image_size
         self.source: torch.Tensor | None = None
-        self.garment_features: dict | None = None  # (e_c)_i, once per garment
-        self.source_features: dict | None = None  # (e_m^s)_i, once per (h^s, M_r)
+        self.source_rgb: np.ndarray | None = None
+        self.person_mask: torch.Tensor | None = None
+        self.background: torch.Tensor | None = None
+        self.garment: torch.Tensor | None = None
+        self.garment_mask: torch.Tensor | None = None
         self.removed_bytes: bytes | None = None
         self.source_crc = self.garment_crc = 0
-        self.source_skeleton: torch.Tensor | None = None
+        self.source_keypoints: np.ndarray | None = None
         self.removed_mask: torch.Tensor | None = None
         self.cloth_mask: torch.Tensor | None = None
-        self.previous_frame: torch.Tensor | None = None
-        self.previous_skeleton: torch.Tensor | None = None
-        self.previous_cloth_mask: torch.Tensor | None = None  # M_c^t, masks h^t after step one
+        self.encoding = None  # SessionEncoding, once per (h^s, person, C, M_r, p^0)
+        self.state = None  # FrameState of the newest frame, None before the first
         self.newest_offer: Masks | None = None
         self.frames_generated = 0
 
@@ -212,34 +233,51 @@ class GenerationSession:
         """p^t (1, 3, S, S) from model-frame keypoints (137, 3)."""
         return image_tensor(render_skeleton(keypoints, self.size, self.size), self.options)
 
-    def set_source(self, rgb: np.ndarray) -> None:
+    def keypoints_tensor(self, keypoints: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(keypoints, np.float32)).to(self.options.device)[None]
+
+    def set_source(self, rgb: np.ndarray, person_mask: np.ndarray | None = None) -> None:
+        """A new h^s; its person mask (S, S) uint8, nonzero = person, may come with it or later
+        (``set_source_person``)."""
         self.source, self.source_crc = image_tensor(rgb, self.options), image_crc(rgb)
-        self.source_skeleton = None
+        self.source_rgb = np.ascontiguousarray(rgb)
+        self.source_keypoints = None
+        self.person_mask = self.background = None
+        if person_mask is not None:
+            self.set_source_person(person_mask)
         self._drop_masks()
 
+    def set_source_person(self, person_mask: np.ndarray) -> None:
+        """The person mask of the current h^s: fills the background behind the person once."""
+        person = (np.asarray(person_mask) > 0).astype(np.uint8)
+        self.person_mask = mask_tensor(person * 255, self.options)
+        self.background = image_tensor(fill_background(self.source_rgb, person), self.options)
+        self.encoding = None
+        self.reset()
+
     def set_source_pose(self, keypoints: np.ndarray | None) -> None:
-        self.source_skeleton = None if keypoints is None else self.skeleton(keypoints)
+        self.source_keypoints = None if keypoints is None else np.asarray(keypoints, np.float32)
+        self.encoding = None
         self.reset()
 
     @torch.inference_mode()
     def set_garment(self, rgb: np.ndarray) -> None:
-        with self.options.autocast():
-            self.garment_features = self.model.hsg.encode_garment(image_tensor(rgb, self.options))
+        self.garment = image_tensor(rgb, self.options)
+        self.garment_mask = garment_mask_from_image(self.garment.float())
         self.garment_crc = image_crc(rgb)
         self._drop_masks()
 
     def _drop_masks(self) -> None:
         self.removed_mask = self.cloth_mask = None
-        self.source_features = self.removed_bytes = None
+        self.removed_bytes = None
+        self.encoding = None
         self.reset()
         if self.newest_offer is not None:  # masks may arrive before the inputs they were made for
             self.offer_masks(self.newest_offer)
 
     def reset(self) -> None:
         """Restart the recurrence at h^0 = h^s (new inputs, or the person left the view)."""
-        self.previous_frame = None
-        self.previous_skeleton = None
-        self.previous_cloth_mask = None
+        self.state = None
 
     def offer_masks(self, masks: Masks) -> bool:
         """Use `masks` if they were computed for this source and garment.
@@ -249,7 +287,7 @@ class GenerationSession:
         any order, and cmn_node sends no new masks until it sees generated frames.
         """
         self.newest_offer = masks
-        if self.source is None or self.garment_features is None:
+        if self.source is None or self.garment is None:
             return False
         if (masks.source_crc, masks.garment_crc) != (self.source_crc, self.garment_crc):
             return False
@@ -257,44 +295,42 @@ class GenerationSession:
         if removed_bytes != self.removed_bytes:  # M_r is fixed per session: encode h_m^s once
             self.removed_bytes = removed_bytes
             self.removed_mask = mask_tensor(masks.removed, self.options)
-            self.source_features = None
+            self.encoding = None
         self.cloth_mask = mask_tensor(masks.cloth, self.options)
         return True
 
     def missing(self) -> str | None:
         if self.source is None:
             return "no source image yet (topic or source_image_path)"
-        if self.garment_features is None:
+        if self.garment is None:
             return "no garment image yet (topic or garment_image_path)"
+        if self.model.uses_prior and self.person_mask is None:
+            return "no person mask for the source image yet (pose_node segments it)"
         if self.cloth_mask is None:
             return "no CMN masks yet for this source and garment (is cmn_node running?)"
         return None
 
+    def _session_inputs(self, first_keypoints: np.ndarray) -> SessionInputs:
+        # without h^s's own pose, the first camera pose stands in for p^0 (h^s assumed in it)
+        pose = self.source_keypoints if self.source_keypoints is not None else first_keypoints
+        return SessionInputs(self.source, self.removed_mask, self.garment, self.keypoints_tensor(pose),
+                             self.skeleton(pose), self.person_mask, self.background, self.garment_mask)
+
     @torch.inference_mode()
     def step(self, keypoints: np.ndarray) -> np.ndarray:
-        """One frame: SFE(p^t, p^{t+1}) then HSG (eq. 8) -> h_g^{t+1} as (S, S, 3) uint8.
-
-        Same math as FashionMirror.generate, with the encodings of h_m^s and C kept between
-        frames: h^0 = h^s is masked with M_r, a generated h^t with its clothing mask M_c^t.
-        """
+        """One frame: the model's recurrent step (SFE eq. 4, HSG eq. 8) -> h_g^{t+1} as (S, S, 3)
+        uint8. h^0 = h^s is masked with M_r, a generated h^t with its clothing mask M_c^t."""
         reason = self.missing()
         if reason:
             raise NotReady(reason)
-        skeleton_next = self.skeleton(keypoints)
-        if self.previous_frame is None:
-            self.previous_frame = self.source
-            self.previous_skeleton = (self.source_skeleton if self.source_skeleton is not None
-                                      else skeleton_next)
-        previous_removed = self.previous_cloth_mask if self.previous_cloth_mask is not None else self.removed_mask
         with self.options.autocast():
-            if self.source_features is None:
-                self.source_features = self.model.hsg.encode_source(self.source * (1.0 - self.removed_mask))
-            flow_fields = self.model.sfe(self.previous_skeleton, skeleton_next)
-            image = self.model.hsg.generate_from_encodings(
-                self.source_features, self.previous_frame * (1.0 - previous_removed),
-                self.garment_features, self.cloth_mask, flow_fields)
-        frame = checked(image, "h_g^{t+1}").float().clamp_(0, 1)
-        self.previous_frame, self.previous_skeleton = frame, skeleton_next
-        self.previous_cloth_mask = self.cloth_mask
+            if self.encoding is None:
+                self.encoding = self.model.encode_session(self._session_inputs(keypoints))
+            if self.state is None:
+                self.state = self.model.first_state(self.encoding.inputs)
+            output, state = self.model.step(self.encoding, self.state, self.keypoints_tensor(keypoints),
+                                            self.skeleton(keypoints), self.cloth_mask)
+        frame = checked(output.image, "h_g^{t+1}").float().clamp_(0, 1)
+        self.state = state._replace(frame=frame)
         self.frames_generated += 1
         return to_uint8_image(frame)

@@ -32,6 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-every", type=int, default=defaults.log_every)
     parser.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every)
     parser.add_argument("--init-from", default=None, help="checkpoint to start from")
+    parser.add_argument("--init-networks", nargs="*", default=[], choices=("cmn", "sfe", "hsg"),
+                        help="take only these networks from --init-from (default: all)")
+    parser.add_argument("--tryon-share", type=float, default=defaults.tryon_share,
+                        help="share of samples wearing another clip's garment (generated data)")
     parser.add_argument("--resume", action="store_true", help="continue from <output>/latest")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--device", default=defaults.device)
@@ -48,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, frames_per_sample=args.frames, max_skip=args.max_skip,
         learning_rate=args.lr, data=args.data, train_clips=args.train_clips, workers=args.workers,
         log_every=args.log_every, checkpoint_every=args.checkpoint_every, init_from=args.init_from,
+        init_networks=tuple(args.init_networks), tryon_share=args.tryon_share,
         resume=args.resume, seed=args.seed, device=args.device, threads=args.threads,
         vgg_weights=args.vgg_weights, loss_overrides=dict(args.loss), max_minutes=args.max_minutes)
     trainer = Trainer(config)

@@ -3,15 +3,18 @@
 Making the step a module lets DistributedDataParallel wrap it: gradients of every parameter the
 step touches are averaged across processes during backward.
 
-Stage "cmn" (paper 4.1, trained first): single-frame CMN on (h^s, C) scored against the true
-clothing mask for both M_r and M_c (in reconstruction training the garment is the one worn, so
-both targets are the source's clothing mask), plus multi-frame CMN on (h^{t-2}, h^{t-1}, h^t, C)
-scored against M^_c^{t+1} at every t the sample allows (eq. 2).
+Both stages read CMN's inputs the way inference does: h^0 = h^s (the batch's ``source``) and the
+real frames h^t after it (teacher forcing), by the model's schedule ``cmn_frames_for``.
 
-Stage "end2end": the whole model. CMN predicts M_r and M_c^t from the real frames (single-frame
-for the first two, multi-frame after), its eq. 2 loss keeps it supervised, and the generator
-runs the recurrence h^0 = h^s -> h_g^1 .. h_g^{T-1} with those masks; L_tryon (eq. 9-11) scores
-the generated frames against the real ones.
+Stage "cmn" (paper 4.1, trained first): single-frame CMN on (h^s, C) scored against the source's
+clothing mask for M_r and frame 1's for M_c^1, multi-frame CMN scored against M^_c^{t+1} at every
+t the sample allows (eq. 2). In a try-on sample (the person in another garment C) M_r and M_c
+differ: what to take off h^s and where C will lie.
+
+Stage "end2end": the whole model. CMN predicts M_r and M_c^t, its eq. 2 loss keeps it supervised,
+and the generator runs the recurrence h^0 = h^s -> h_g^1 .. h_g^{T-1} with those masks (the
+model's ``generate_sequence``, the same step the nodes run); L_tryon (eq. 9-11) scores the
+generated frames against the real ones.
 """
 from __future__ import annotations
 
@@ -19,14 +22,51 @@ import torch
 from torch import Tensor, nn
 
 from fashionmirror_ros.models.losses import TryOnLoss, cmn_multi_loss, cmn_single_loss
-from fashionmirror_ros.models.mirror import FashionMirror
-
-MULTI_FRAME_CONTEXT = 3  # h^{t-2}, h^{t-1}, h^t
-
+from fashionmirror_ros.models.mirror import FashionMirror, SessionInputs, cmn_frames_for
 
 def _merge(into: dict[str, Tensor], losses: dict[str, Tensor], prefix: str) -> None:
     for key, value in losses.items():
         into[f"{prefix}/{key}"] = value
+
+
+def cmn_history(batch: dict[str, Tensor]) -> list[Tensor]:
+    """[h^0 = h^s, h^1, ..., h^{T-1}]: what CMN reads in training (real frames after h^s)."""
+    frames = batch["frames"]
+    return [batch["source"]] + [frames[:, t] for t in range(1, frames.shape[1])]
+
+
+def predicted_masks(model: FashionMirror, batch: dict[str, Tensor]) -> tuple[Tensor, list[Tensor]]:
+    """M_r and [M_c^1, ..., M_c^{T-1}] from CMN by the model's schedule."""
+    history, garment = cmn_history(batch), batch["garment"]
+    removed, first = model.masks_single(history[0], garment)
+    cloth = [first] + [model.cloth_mask_for(t, history, garment) for t in range(2, len(history))]
+    return removed, cloth
+
+
+def mask_target_frame(frame: int) -> int:
+    """Which frame's true clothing mask scores M_c^{frame}: single-frame CMN predicts C's shape
+    on the frame it sees (eq. 1), multi-frame CMN the next frame's (sec. 3.1)."""
+    seen = cmn_frames_for(frame)
+    return seen[0] if len(seen) == 1 else frame
+
+
+def cmn_losses(model: FashionMirror, batch: dict[str, Tensor]) -> tuple[Tensor, list[Tensor], dict]:
+    """(M_r, [M_c^1..], eq. 2 terms: single-frame on (M_r, M_c^1), every later mask averaged)."""
+    config = model.config.loss
+    targets = batch["cloth_masks"]
+    removed, cloth = predicted_masks(model, batch)
+    single = cmn_single_loss(removed, cloth[0], batch["source_cloth_mask"], targets[:, 0], config)
+    losses: dict[str, Tensor] = {}
+    _merge(losses, single, "cmn_single")
+    total = single["total"]
+    later = range(2, targets.shape[1])
+    for frame in later:
+        term = cmn_multi_loss(cloth[frame - 1], targets[:, mask_target_frame(frame)], config)
+        total = total + term["total"] / len(later)
+    if len(later):
+        _merge(losses, term, "cmn_later")
+    losses["total"] = total
+    return removed, cloth, losses
 
 
 class CMNStep(nn.Module):
@@ -35,22 +75,13 @@ class CMNStep(nn.Module):
         self.model = model
 
     def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        frames, masks, garment = batch["frames"], batch["cloth_masks"], batch["garment"]
-        config = self.model.config.loss
-        removed, cloth = self.model.masks_single(frames[:, 0], garment)
-        single = cmn_single_loss(removed, cloth, masks[:, 0], masks[:, 0], config)
-        losses: dict[str, Tensor] = {}
-        _merge(losses, single, "cmn_single")
-        total = single["total"]
-        steps = range(MULTI_FRAME_CONTEXT, frames.shape[1])
-        for t in steps:
-            predicted = self.model.cloth_mask_multi(frames[:, t - 3], frames[:, t - 2], frames[:, t - 1], garment)
-            multi = cmn_multi_loss(predicted, masks[:, t], config)
-            total = total + multi["total"] / len(steps)
-        if len(steps):
-            _merge(losses, multi, "cmn_multi")
-        losses["total"] = total
-        return losses
+        return cmn_losses(self.model, batch)[2]
+
+
+def session_inputs(batch: dict[str, Tensor], removed_mask: Tensor) -> SessionInputs:
+    return SessionInputs(batch["source"], removed_mask, batch["garment"], batch["keypoints"][:, 0],
+                         batch["skeletons"][:, 0], batch["source_person_mask"], batch["background"],
+                         batch["garment_mask"])
 
 
 class EndToEndStep(nn.Module):
@@ -59,31 +90,16 @@ class EndToEndStep(nn.Module):
         self.model = model
         self.tryon_loss = TryOnLoss.from_model_config(model.config, vgg_weights)
 
-    def predicted_cloth_masks(self, frames: Tensor, garment: Tensor) -> tuple[Tensor, list[Tensor]]:
-        """M_r and M_c^0..M_c^{T-1} from CMN on the real frames."""
-        removed, cloth0 = self.model.masks_single(frames[:, 0], garment)
-        cloth = [cloth0]
-        for t in range(1, frames.shape[1]):
-            if t < MULTI_FRAME_CONTEXT:
-                cloth.append(self.model.masks_single(frames[:, t - 1], garment)[1])
-            else:
-                cloth.append(self.model.cloth_mask_multi(frames[:, t - 3], frames[:, t - 2],
-                                                         frames[:, t - 1], garment))
-        return removed, cloth
-
     def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        frames, true_masks, garment = batch["frames"], batch["cloth_masks"], batch["garment"]
-        config = self.model.config.loss
-        removed, cloth = self.predicted_cloth_masks(frames, garment)
-        cmn = cmn_single_loss(removed, cloth[0], true_masks[:, 0], true_masks[:, 0], config)
-        for t in range(1, len(cloth)):
-            cmn["total"] = cmn["total"] + cmn_multi_loss(cloth[t], true_masks[:, t], config)["total"]
-        outputs = self.model.generate_sequence(frames[:, 0], garment, batch["skeletons"],
-                                               removed_mask=removed,
-                                               cloth_masks=torch.stack(cloth, dim=1))
+        frames, true_masks = batch["frames"], batch["cloth_masks"]
+        removed, cloth, cmn = cmn_losses(self.model, batch)
+        cloth_masks = torch.stack([torch.zeros_like(cloth[0])] + cloth, dim=1)  # M_c^0 is unused
+        outputs = self.model.generate_sequence(session_inputs(batch, removed), batch["keypoints"],
+                                               batch["skeletons"], cloth_masks=cloth_masks)
         generated = torch.stack([output.image for output in outputs], dim=1)
         tryon = self.tryon_loss(generated, frames, true_masks,
-                                [output.flow_fields for output in outputs])
+                                [output.flow_fields for output in outputs],
+                                person_masks=batch["person_masks"])
         losses: dict[str, Tensor] = {}
         _merge(losses, tryon, "tryon")
         losses["cmn/total"] = cmn["total"]

@@ -33,6 +33,7 @@ from fashionmirror_ros.training.state import (load_optimizer, load_trainer_state
                                               save_trainer_state)
 from fashionmirror_ros.training.steps import STAGES, EndToEndStep, trainable_parameters
 
+NETWORKS = ("cmn", "sfe", "hsg")
 LATEST = "latest"
 FINAL = "final"
 
@@ -54,6 +55,10 @@ class TrainConfig:
     log_every: int = 10
     checkpoint_every: int = 200
     init_from: str | None = None  # checkpoint to start from (e.g. the cmn stage's final)
+    # which networks take their weights from init_from ("cmn", "sfe", "hsg"); empty = all
+    init_networks: tuple[str, ...] = ()
+    # share of samples where the person wears another clip's garment (generated data only)
+    tryon_share: float = 0.0
     resume: bool = False
     seed: int = 0
     device: str = "auto"
@@ -65,6 +70,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
             raise ValueError(f"stage must be one of {sorted(STAGES)}, got {self.stage!r}")
+        unknown = sorted(set(self.init_networks) - set(NETWORKS))
+        if unknown:
+            raise ValueError(f"init_networks: unknown networks {unknown}; valid: {list(NETWORKS)}")
 
 
 SMOKE_PRESET = "tiny"  # tests and smoke runs only: tiny_config() at 64 px
@@ -144,8 +152,10 @@ class Trainer:
         self.output = Path(config.output)
         self.model_config = model_config(config)
         self.model = FashionMirror(self.model_config).to(self.dist.device)
-        if config.init_from:
+        if config.init_from and not config.init_networks:
             load_state_into(self.model, config.init_from)
+        for name in config.init_networks if config.init_from else ():
+            load_state_into(getattr(self.model, name), config.init_from, prefix=f"{name}.")
         parameters = trainable_parameters(self.model, config.stage)
         self.step_module = (EndToEndStep(self.model, config.vgg_weights) if config.stage == "end2end"
                             else STAGES[config.stage](self.model)).to(self.dist.device)
@@ -153,7 +163,8 @@ class Trainer:
                        else self.step_module)
         self.optimizer = torch.optim.Adam(parameters, lr=config.learning_rate)
         self.dataset = ClipSampleDataset(training_clips(config, self.model_config.image_size),
-                                         config.frames_per_sample, config.max_skip, seed=config.seed)
+                                         config.frames_per_sample, config.max_skip, seed=config.seed,
+                                         tryon_share=config.tryon_share if config.data == "synthetic" else 0.0)
         self.step = 0
         if config.resume and (self.output / LATEST).exists():
             self._resume(self.output / LATEST)
