@@ -14,7 +14,7 @@ COMMANDS = {
     "bench": ("fashionmirror_ros.evaluation.bench", "latency/rate/FLOP benchmark (JSON)"),
     "soak": ("fashionmirror_ros.evaluation.soak", "minutes at camera rate: latency, drops, memory (JSON)"),
     "train": ("fashionmirror_ros.training.cli", "train CMN, then end-to-end"),
-    "eval": ("fashionmirror_ros.evaluation.reconstruction", "reconstruction metrics on held-out clips"),
+    "eval": ("fashionmirror_ros.evaluation.quality", "quality of the model beside the answers that need no model"),
     "media": ("fashionmirror_ros.data.real_media", "fetch, verify and look at the real media (video, garments)"),
     "model-info": ("fashionmirror_ros.models.info", "parameters and GFLOPs per network (JSON)"),
 }
