@@ -39,7 +39,7 @@ SENSOR_QOS = qos_profile_sensor_data
 # and at 1280x720, a reliable one 150 of 150); keep-last 2, so a slow node never queues stale
 # frames (the worker takes the newest anyway) while a frame arriving during a take is not lost.
 # Override per deployment with qos_overrides./<ns>/camera/image_raw.subscription.reliability etc.
-CAMERA_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=2,
+CAMERA_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
                         reliability=ReliabilityPolicy.RELIABLE)
 OUTPUT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                         reliability=ReliabilityPolicy.RELIABLE)

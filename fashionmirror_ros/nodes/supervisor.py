@@ -291,7 +291,8 @@ def run_forever(supervisor: GraphSupervisor, poll_s: float = 0.2) -> int:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        supervisor.stop()
+        codes = supervisor.stop()
+        print(f"fashionmirror run: stopped, exit codes {codes}", flush=True)
     return code
 
 
