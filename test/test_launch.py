@@ -154,3 +154,20 @@ def test_fashionmirror_run_obeys_the_params_file_and_explicit_options_win(tmp_pa
             run.send_signal(2)
             output, _ = run.communicate(timeout=30)
         assert found == {"cmn_node": str(expected), "hsg_node": str(expected)}, (case, found, output)
+
+
+@requires_ros
+def test_fashionmirror_run_gives_up_on_a_node_that_keeps_dying_at_start_up(tmp_path):
+    """checkpoint /nonexistent: cmn_node and hsg_node die at start-up; after the retries the run
+    stops the graph and exits 1 with one line naming them, instead of restarting torch for ever."""
+    log_dir = tmp_path / "logs"
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "fashionmirror_ros.cli", "run", "--estimator", "recorded",
+                           "--checkpoint", "/nonexistent", "--respawn-max-retries", "1",
+                           "--log-dir", str(log_dir), "--namespace", "give_up"],
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "died at start-up 2 times in a row, not restarted" in done.stderr, done.stderr
+    starts = (log_dir / "cmn_node.log").read_text().count("[fatal] cmn_node: cannot load the model")
+    assert starts == 2, f"cmn_node started {starts} times"
+    print(f"gave up after {time.monotonic() - started:.0f} s")
