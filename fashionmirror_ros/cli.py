@@ -9,6 +9,8 @@ import sys
 COMMANDS = {
     "demo": ("fashionmirror_ros.evaluation.demo", "run the try-on graph on the bundled input"),
     "run": ("fashionmirror_ros.nodes.run_command", "start the node graph (pip-only machines)"),
+    "view": ("fashionmirror_ros.nodes.view_command", "the mirror display: try-on full screen, camera inset"),
+    "garment": ("fashionmirror_ros.nodes.garment_command", "publish a garment photo (cut out) from a file or catalogue"),
     "record": ("fashionmirror_ros.evaluation.record", "write a rosbag2 of generated clips"),
     "replay": ("fashionmirror_ros.evaluation.replay", "replay a rosbag2 into the graph, report"),
     "bench": ("fashionmirror_ros.evaluation.bench", "latency/rate/FLOP benchmark (JSON)"),

@@ -1,45 +1,48 @@
-"""Start the fashionmirror node graph: pose_node, cmn_node, hsg_node (respawned if they die).
+"""Start the fashionmirror node graph: pose_node, cmn_node, hsg_node (respawned, boundedly).
 
-    ros2 launch fashionmirror_ros mirror.launch.py camera_topic:=/camera/image_raw \
-        source_image:=/path/me.png garment_image:=/path/shirt.png device:=auto
+    ros2 launch fashionmirror_ros mirror.launch.py namespace:=kiosk1 camera_topic:=/kiosk1/usb_cam/image_raw \
+        source_image:=/path/me.png garment_catalog:=/path/shirts/ view:=true
+
+Precedence, as in `fashionmirror run` (both use fashionmirror_ros.nodes.graph_params):
+node default < params_file < an argument given on the command line. An argument left at its
+default '' is not passed at all, so params_file can set checkpoint, device, source_image_path,
+garment_image_path and estimator. All topic names are relative: namespace:=kiosk1 moves the
+whole graph to /kiosk1/... (only /diagnostics stays global).
 """
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
+from fashionmirror_ros.nodes.graph_params import LAUNCH_ARGUMENTS, graph_nodes, normalize_namespace
+
 PACKAGE = "fashionmirror_ros"
-RESPAWN_DELAY_S = 1.0
+
+
+def _nodes(context, *args, **kwargs):
+    """Evaluated at launch time, when the arguments' values are known: only the arguments the user
+    gave become parameters, placed after the params file so they win over it."""
+    values = {name: LaunchConfiguration(name).perform(context) for name in LAUNCH_ARGUMENTS}
+    params_file = LaunchConfiguration("params_file").perform(context)
+    namespace = normalize_namespace(values["namespace"])
+    respawn_delay = float(values["respawn_delay"])
+    respawn_max_retries = int(values["respawn_max_retries"])
+    actions = []
+    for launch in graph_nodes(values):
+        parameters = [params_file] + ([dict(launch.parameters)] if launch.parameters else [])
+        actions.append(Node(package=PACKAGE, executable=launch.name, name=launch.name,
+                            namespace=namespace, output="screen", emulate_tty=True,
+                            parameters=parameters, remappings=list(launch.remappings.items()),
+                            respawn=True, respawn_delay=respawn_delay,
+                            respawn_max_retries=respawn_max_retries))
+    return actions
 
 
 def generate_launch_description() -> LaunchDescription:
-    arguments = {
-        "camera_topic": ("/camera/image_raw", "camera image topic (sensor_msgs/Image)"),
-        "source_image": ("", "image file of the source human h^s (else /tryon/source_image)"),
-        "garment_image": ("", "image file of the garment C (else /tryon/garment_image)"),
-        "checkpoint": ("", "checkpoint directory; empty = the shipped realtime checkpoint"),
-        "device": ("auto", "auto, cpu, cuda or cuda:N"),
-        "params_file": (PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "mirror.yaml"]),
-                        "node parameters (YAML)"),
-    }
     declared = [DeclareLaunchArgument(name, default_value=default, description=text)
-                for name, (default, text) in arguments.items()]
-    params_file = LaunchConfiguration("params_file")
-    model_overrides = {
-        "checkpoint": LaunchConfiguration("checkpoint"),
-        "device": LaunchConfiguration("device"),
-        "source_image_path": LaunchConfiguration("source_image"),
-        "garment_image_path": LaunchConfiguration("garment_image"),
-    }
-
-    def node(executable: str, overrides: dict, remappings=()) -> Node:
-        return Node(package=PACKAGE, executable=executable, name=executable, output="screen",
-                    parameters=[params_file, overrides], remappings=list(remappings),
-                    respawn=True, respawn_delay=RESPAWN_DELAY_S)
-
-    return LaunchDescription(declared + [
-        node("pose_node", {}, [("/camera/image_raw", LaunchConfiguration("camera_topic"))]),
-        node("cmn_node", model_overrides),
-        node("hsg_node", model_overrides),
-    ])
+                for name, (default, text) in LAUNCH_ARGUMENTS.items()]
+    declared.append(DeclareLaunchArgument(
+        "params_file", default_value=PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "mirror.yaml"]),
+        description="node parameters (YAML); explicit launch arguments win over it"))
+    return LaunchDescription(declared + [OpaqueFunction(function=_nodes)])

@@ -1,6 +1,7 @@
 """GraphSupervisor's command lines and restart policy, without starting real nodes."""
 from pathlib import Path
 
+from fashionmirror_ros import topics
 from fashionmirror_ros.nodes.supervisor import (MAX_RESPAWN_DELAY_S, RESPAWN_DELAY_S, GraphSupervisor,
                                                 NodeSpec, RunningNode, graph_specs)
 
@@ -13,17 +14,32 @@ class DeadProcess:
         return self.returncode
 
 
-def test_overrides_are_node_specific_and_remaps_are_passed():
+def test_overrides_go_in_a_later_params_file_keyed_by_the_node_and_remaps_are_passed(tmp_path):
+    import yaml
+
     specs = graph_specs("/my/camera", "recorded", {"checkpoint": "", "num_threads": 2})
-    pose, cmn, _ = (spec.command(Path("mirror.yaml")) for spec in specs)
-    assert pose[pose.index("--params-file") + 1] == "mirror.yaml"
-    assert "pose_node:estimator:=recorded" in pose
-    assert "/camera/image_raw:=/my/camera" in pose
-    assert "cmn_node:checkpoint:=''" in cmn and "cmn_node:num_threads:=2" in cmn
+    supervisor = GraphSupervisor(specs, params_file=Path("mirror.yaml"))
+    pose, cmn, _ = (spec.command(Path("mirror.yaml"), supervisor._overrides_file(spec)) for spec in specs)
+    files = [pose[index + 1] for index, word in enumerate(pose) if word == "--params-file"]
+    assert files[0] == "mirror.yaml" and len(files) == 2, "the user's file first, the overrides after"
+    assert yaml.safe_load(Path(files[1]).read_text()) == {"/pose_node": {"ros__parameters": {"estimator": "recorded"}}}
+    assert f"{topics.CAMERA_IMAGE}:=/my/camera" in pose
+    cmn_overrides = [cmn[index + 1] for index, word in enumerate(cmn) if word == "--params-file"][1]
+    assert yaml.safe_load(Path(cmn_overrides).read_text()) == {
+        "/cmn_node": {"ros__parameters": {"checkpoint": "", "num_threads": 2}}}
+    supervisor.stop()
+    assert not Path(cmn_overrides).exists(), "the overrides files are removed with the graph"
+
+
+def test_namespace_goes_into_the_node_name_key_and_the_command_line():
+    spec = graph_specs(namespace="kiosk1", arguments={"checkpoint": "/ck"})[1]
+    assert spec.overrides_document() == {"/kiosk1/cmn_node": {"ros__parameters": {"checkpoint": "/ck"}}}
+    assert "__ns:=/kiosk1" in spec.command(Path("mirror.yaml"))
 
 
 def test_a_node_that_keeps_dying_at_start_up_is_restarted_ever_more_slowly(monkeypatch):
-    supervisor = GraphSupervisor([NodeSpec("cmn_node")], params_file=Path("mirror.yaml"))
+    supervisor = GraphSupervisor([NodeSpec("cmn_node")], params_file=Path("mirror.yaml"),
+                                 respawn_max_retries=None)
     monkeypatch.setattr(supervisor, "_spawn", lambda spec: DeadProcess())
     node = RunningNode(NodeSpec("cmn_node"), DeadProcess(), started=0.0)
     now, delays = 0.5, []
@@ -34,8 +50,22 @@ def test_a_node_that_keeps_dying_at_start_up_is_restarted_ever_more_slowly(monke
         delays.append(round(now - died, 1))
         now += 0.5  # each restarted process dies half a second after starting
     assert delays[0] == RESPAWN_DELAY_S
-    assert delays[:4] == [1.0, 2.0, 4.0, 8.0]
+    assert delays[:4] == [RESPAWN_DELAY_S * factor for factor in (1, 2, 4, 8)]
     assert max(delays) <= MAX_RESPAWN_DELAY_S + 0.1 and delays[-1] == MAX_RESPAWN_DELAY_S
+
+
+def test_a_node_that_keeps_dying_at_start_up_is_given_up_after_the_retries(monkeypatch):
+    supervisor = GraphSupervisor([NodeSpec("cmn_node")], params_file=Path("mirror.yaml"),
+                                 respawn_max_retries=3)
+    monkeypatch.setattr(supervisor, "_spawn", lambda spec: DeadProcess())
+    node = supervisor.nodes["cmn_node"] = RunningNode(NodeSpec("cmn_node"), DeadProcess(), started=0.0)
+    now = 0.5
+    while now < 100 and not node.gave_up:
+        if supervisor._restart_if_dead(node, now):
+            now += 0.5  # dies half a second after each start
+        now += 0.05
+    assert node.restarts == 3 and node.gave_up
+    assert supervisor.given_up() == ["cmn_node"]
 
 
 def test_a_node_that_ran_for_a_while_is_restarted_after_the_short_delay(monkeypatch):

@@ -37,13 +37,16 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-CAMERA_TOPIC = "/camera/image_raw"
-KEYPOINTS_TOPIC = "/camera/keypoints"
-GT_IMAGE_TOPIC = "/ground_truth/image"
-GT_CLOTH_TOPIC = "/ground_truth/cloth_mask"
-SOURCE_TOPIC = "/tryon/source_image"
-GARMENT_TOPIC = "/tryon/garment_image"
-SOURCE_KEYPOINTS_TOPIC = "/tryon/source_keypoints"
+from fashionmirror_ros import topics
+
+# Bags store fully qualified names: the graph's relative names in the root namespace.
+CAMERA_TOPIC = topics.absolute(topics.CAMERA_IMAGE)
+KEYPOINTS_TOPIC = topics.absolute(topics.CAMERA_KEYPOINTS)
+GT_IMAGE_TOPIC = topics.absolute(topics.GROUND_TRUTH_IMAGE)
+GT_CLOTH_TOPIC = topics.absolute(topics.GROUND_TRUTH_CLOTH_MASK)
+SOURCE_TOPIC = topics.absolute(topics.SOURCE_IMAGE)
+GARMENT_TOPIC = topics.absolute(topics.GARMENT_IMAGE)
+SOURCE_KEYPOINTS_TOPIC = topics.absolute(topics.SOURCE_KEYPOINTS)
 
 IMAGE_TYPE = "sensor_msgs/msg/Image"
 KEYPOINTS_TYPE = "fashionmirror_ros/msg/PoseKeypoints"

@@ -65,22 +65,26 @@ class GraphDriver:
     mask_records), which a long run needs: full messages would be about 0.3 MB per frame.
     """
 
-    def __init__(self, name: str = "graph_driver", context=None, keep_images: bool = True):
+    def __init__(self, name: str = "graph_driver", context=None, keep_images: bool = True,
+                 namespace: str = ""):
         import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
         from rclpy.executors import SingleThreadedExecutor
         from sensor_msgs.msg import Image
 
+        from fashionmirror_ros import topics
         from fashionmirror_ros.msg import NodeLatency, PoseKeypoints, TryOnMasks
-        from fashionmirror_ros.nodes.common import LATCHED_QOS, OUTPUT_QOS, SENSOR_QOS
+        from fashionmirror_ros.nodes.common import LATCHED_QOS, OUTPUT_QOS
 
         self.keep_images = keep_images
-        self.node = rclpy.create_node(name, context=context)
-        self.camera = self.node.create_publisher(Image, "/camera/image_raw", SENSOR_QOS)
-        self.keypoints = self.node.create_publisher(PoseKeypoints, "/camera/keypoints", OUTPUT_QOS)
-        self.source = self.node.create_publisher(Image, "/tryon/source_image", LATCHED_QOS)
-        self.garment = self.node.create_publisher(Image, "/tryon/garment_image", LATCHED_QOS)
-        self.source_pose = self.node.create_publisher(PoseKeypoints, "/tryon/source_keypoints", LATCHED_QOS)
+        # In `namespace` the relative topic names resolve as the graph's nodes in it resolve them.
+        self.node = rclpy.create_node(name, context=context, namespace=namespace or None)
+        # The camera publishes as a camera driver does by default: reliable, keep-last 10.
+        self.camera = self.node.create_publisher(Image, topics.CAMERA_IMAGE, OUTPUT_QOS)
+        self.keypoints = self.node.create_publisher(PoseKeypoints, topics.CAMERA_KEYPOINTS, OUTPUT_QOS)
+        self.source = self.node.create_publisher(Image, topics.SOURCE_IMAGE, LATCHED_QOS)
+        self.garment = self.node.create_publisher(Image, topics.GARMENT_IMAGE, LATCHED_QOS)
+        self.source_pose = self.node.create_publisher(PoseKeypoints, topics.SOURCE_KEYPOINTS, LATCHED_QOS)
         self.tryon: list[tuple[object, int]] = []  # (message, monotonic ns) when keep_images
         self.arrivals: list[Arrival] = []
         self.latency: list[object] = []
@@ -88,12 +92,12 @@ class GraphDriver:
         self.masks: list[object] = []  # full messages when keep_images
         self.mask_records: list[MaskRecord] = []
         self._lock = threading.Lock()
-        self.node.create_subscription(Image, "/tryon/image", self._on_tryon, OUTPUT_QOS)
-        self.node.create_subscription(NodeLatency, "/fashionmirror/latency",
+        self.node.create_subscription(Image, topics.TRYON_IMAGE, self._on_tryon, OUTPUT_QOS)
+        self.node.create_subscription(NodeLatency, topics.LATENCY,
                                       self._recorder(self.latency), OUTPUT_QOS)
-        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._recorder(self.diagnostics),
-                                      OUTPUT_QOS)
-        self.node.create_subscription(TryOnMasks, "/cmn/masks", self._on_masks, LATCHED_QOS)
+        self.node.create_subscription(DiagnosticArray, topics.DIAGNOSTICS,
+                                      self._recorder(self.diagnostics), OUTPUT_QOS)
+        self.node.create_subscription(TryOnMasks, topics.CMN_MASKS, self._on_masks, LATCHED_QOS)
         self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(self.node)
         self._spinner = threading.Thread(target=self._spin, name=f"{name}-spin", daemon=True)

@@ -218,7 +218,8 @@ class Harness:
         from sensor_msgs.msg import Image
 
         from fashionmirror_ros.msg import NodeLatency, PoseKeypoints, TryOnMasks
-        from fashionmirror_ros.nodes.common import LATCHED_QOS, SENSOR_QOS
+        from fashionmirror_ros import topics
+        from fashionmirror_ros.nodes.common import LATCHED_QOS, OUTPUT_QOS
 
         deep = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=200,
                           reliability=ReliabilityPolicy.RELIABLE)
@@ -229,13 +230,14 @@ class Harness:
                                         start_parameter_services=False)
         self.recorder = rclpy.create_node(f"{self.name}_recorder", context=self.context,
                                           start_parameter_services=False)
-        self.camera_pub = self.player.create_publisher(Image, "/camera/image_raw", SENSOR_QOS)
-        self.keypoints_pub = self.player.create_publisher(PoseKeypoints, "/camera/keypoints", deep)
-        self.source_pub = self.player.create_publisher(Image, "/tryon/source_image", LATCHED_QOS)
-        self.garment_pub = self.player.create_publisher(Image, "/tryon/garment_image", LATCHED_QOS)
+        # The camera is played as a camera driver publishes by default (reliable, keep-last 10).
+        self.camera_pub = self.player.create_publisher(Image, topics.CAMERA_IMAGE, OUTPUT_QOS)
+        self.keypoints_pub = self.player.create_publisher(PoseKeypoints, topics.CAMERA_KEYPOINTS, deep)
+        self.source_pub = self.player.create_publisher(Image, topics.SOURCE_IMAGE, LATCHED_QOS)
+        self.garment_pub = self.player.create_publisher(Image, topics.GARMENT_IMAGE, LATCHED_QOS)
         self.source_pose_pub = None
         if self.estimator == "recorded":
-            self.source_pose_pub = self.player.create_publisher(PoseKeypoints, "/tryon/source_keypoints",
+            self.source_pose_pub = self.player.create_publisher(PoseKeypoints, topics.SOURCE_KEYPOINTS,
                                                                 LATCHED_QOS)
         capture = self.capture
         clock = self.recorder.get_clock()
@@ -284,15 +286,15 @@ class Harness:
             with capture.lock:
                 capture.source_keypoints.append((time_ns_of(msg.header.stamp), bool(msg.person_found)))
 
-        self.recorder.create_subscription(Image, "/tryon/image", on_tryon, deep)
-        self.recorder.create_subscription(TryOnMasks, "/cmn/masks", on_masks, deep_latched)
-        self.recorder.create_subscription(PoseKeypoints, "/pose/keypoints", on_pose, deep)
-        self.recorder.create_subscription(NodeLatency, "/fashionmirror/latency", on_latency,
+        self.recorder.create_subscription(Image, topics.TRYON_IMAGE, on_tryon, deep)
+        self.recorder.create_subscription(TryOnMasks, topics.CMN_MASKS, on_masks, deep_latched)
+        self.recorder.create_subscription(PoseKeypoints, topics.POSE_KEYPOINTS, on_pose, deep)
+        self.recorder.create_subscription(NodeLatency, topics.LATENCY, on_latency,
                                           QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1000,
                                                      reliability=ReliabilityPolicy.RELIABLE))
-        self.recorder.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, deep)
+        self.recorder.create_subscription(DiagnosticArray, topics.DIAGNOSTICS, on_diagnostics, deep)
         if self.estimator != "recorded":
-            self.recorder.create_subscription(PoseKeypoints, "/tryon/source_keypoints", on_source_pose,
+            self.recorder.create_subscription(PoseKeypoints, topics.SOURCE_KEYPOINTS, on_source_pose,
                                               deep_latched)
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -519,7 +521,7 @@ def start_graph(estimator: str, parameters: dict, log_dir: Path, params_file=Non
                 extra_pose: dict | None = None):
     from fashionmirror_ros.nodes.supervisor import GraphSupervisor, graph_specs
 
-    specs = graph_specs("/camera/image_raw", estimator, parameters)
+    specs = graph_specs(None, estimator, parameters)
     if extra_pose:
         specs[0].parameters.update(extra_pose)
     supervisor = GraphSupervisor(specs, params_file, respawn=False, log_dir=log_dir)

@@ -1,8 +1,8 @@
 """cmn_node: the co-attention mask network (paper eq. 1) on the source, garment and fed-back frames.
 
-Subscribes  /tryon/source_image, /tryon/garment_image (latched), /tryon/image (generated frames
-            fed back, newest wins), /pose/keypoints (only whether a person is in view)
-Publishes   /cmn/masks (TryOnMasks, latched: M_r and M_c^{t+1}), /fashionmirror/latency, /diagnostics
+Subscribes  tryon/source_image, tryon/garment_image (latched), tryon/image (generated frames
+            fed back, newest wins), pose/keypoints (only whether a person is in view)
+Publishes   cmn/masks (TryOnMasks, latched: M_r and M_c^{t+1}), fashionmirror/latency, /diagnostics
 Single-frame mode on a new (h^s, C) and the first two fed-back frames, multi-frame mode after
 (see fashionmirror_ros.pipeline.sessions). When the person leaves the view the generator restarts
 from h^s, so the mask history restarts too: the source masks are published again and fed-back
@@ -16,14 +16,15 @@ import threading
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
+from fashionmirror_ros import topics
 from fashionmirror_ros.msg import PoseKeypoints, TryOnMasks
 from fashionmirror_ros.nodes.common import (LATCHED_QOS, NEWEST_QOS, OUTPUT_QOS, mono_image_msg,
                                             spin_node)
 from fashionmirror_ros.nodes.model_node import ModelNode
 from fashionmirror_ros.pipeline.sessions import Masks, MaskSession
 
-FEEDBACK_TOPIC = "/tryon/image"
-KEYPOINTS_TOPIC = "/pose/keypoints"
+FEEDBACK_TOPIC = topics.TRYON_IMAGE
+KEYPOINTS_TOPIC = topics.POSE_KEYPOINTS
 
 
 class CmnNode(ModelNode):
@@ -33,7 +34,7 @@ class CmnNode(ModelNode):
         self.lock = threading.Lock()
         self.source_header = None
         self.person_in_view = True  # until pose_node says otherwise
-        self.masks_pub = self.create_publisher(TryOnMasks, "/cmn/masks", LATCHED_QOS)
+        self.masks_pub = self.create_publisher(TryOnMasks, topics.CMN_MASKS, LATCHED_QOS)
         self.subscribe_newest(Image, FEEDBACK_TOPIC, self.on_feedback, NEWEST_QOS)
         self.subscribe(PoseKeypoints, KEYPOINTS_TOPIC, self.on_keypoints, OUTPUT_QOS)
         self.listen_for_inputs(self.on_source, self.on_garment)

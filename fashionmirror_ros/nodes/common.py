@@ -1,8 +1,10 @@
 """What every fashionmirror node shares: QoS, parameters, latency, diagnostics, the frame worker.
 
-QoS follows REP-2003: camera input with the sensor-data profile (best effort, shallow), outputs
-reliable so any subscriber can connect; source, garment, source pose and masks are "latched"
-(transient local, depth 1) so late joiners get the last one.
+QoS: the camera input is reliable and shallow (CAMERA_QOS, below: REP-2003's best-effort
+sensor-data profile loses nearly every frame over 500 kB that a default, reliable camera driver
+publishes through Fast DDS); outputs are reliable so any subscriber can connect; source, garment,
+source pose and masks are "latched" (transient local, depth 1) so late joiners get the last one.
+The camera subscription and /tryon/image take the standard qos_overrides parameters.
 """
 from __future__ import annotations
 
@@ -10,23 +12,35 @@ import sys
 import threading
 import time
 import traceback
+from pathlib import Path
 from typing import Callable
 
 from builtin_interfaces.msg import Duration as DurationMsg
 from cv_bridge import CvBridge
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.node import Node
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy,
                        qos_profile_sensor_data)
+from rclpy.qos_overriding_options import QoSOverridingOptions
 from rclpy.time import Time
+from std_msgs.msg import Header
 
+from fashionmirror_ros import topics
 from fashionmirror_ros.msg import NodeLatency
 from fashionmirror_ros.pipeline.images import ImageRejected, RawImage, decode_color
 from fashionmirror_ros.pipeline.latest import LatestSlot
 from fashionmirror_ros.pipeline.stats import RollingStats
 
 SENSOR_QOS = qos_profile_sensor_data
+# Camera frames: reliable, so a camera driver with the default QoS (reliable) matches and its large
+# frames arrive (measured here over Fast DDS: a best-effort reader got 1 of 150 frames at 640x480
+# and at 1280x720, a reliable one 150 of 150); keep-last 2, so a slow node never queues stale
+# frames (the worker takes the newest anyway) while a frame arriving during a take is not lost.
+# Override per deployment with qos_overrides./<ns>/camera/image_raw.subscription.reliability etc.
+CAMERA_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
+                        reliability=ReliabilityPolicy.RELIABLE)
 OUTPUT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                         reliability=ReliabilityPolicy.RELIABLE)
 LATCHED_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
@@ -60,6 +74,24 @@ def image_msg(pixels, encoding: str, header):
     return msg
 
 
+def read_rgb_file(path: str):
+    """RGB array of an image file, or StartupError naming the path."""
+    import cv2
+
+    image = cv2.imread(str(Path(path).expanduser()), cv2.IMREAD_COLOR)
+    if image is None:
+        raise StartupError(f"cannot read image file '{path}' (missing or not an image)")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def file_header(path: str) -> Header:
+    """The header of an image read from a file: stamped with the file's modification time, so
+    pose_node's source pose and hsg_node's source image, read by two processes from one file,
+    carry the same stamp and are paired (as images that came on the topic are)."""
+    modified_ns = Path(path).expanduser().stat().st_mtime_ns
+    return Header(stamp=Time(nanoseconds=modified_ns).to_msg(), frame_id="")
+
+
 def rgb_image_msg(rgb, header):
     return image_msg(rgb, "rgb8", header)
 
@@ -84,8 +116,8 @@ class MirrorNode(Node):
         self._fault: tuple[bytes, str, float] | None = None  # (level, message, monotonic time)
         self._waiting: str | None = None
         self._logged: dict[str, tuple[str, float, int]] = {}  # topic -> (message, time, suppressed)
-        self._latency_pub = self.create_publisher(NodeLatency, "/fashionmirror/latency", OUTPUT_QOS)
-        self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", OUTPUT_QOS)
+        self._latency_pub = self.create_publisher(NodeLatency, topics.LATENCY, OUTPUT_QOS)
+        self._diagnostics_pub = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, OUTPUT_QOS)
         self.slots: dict[str, LatestSlot] = {}
         self._last_input: dict[str, float] = {}  # watched per-frame topic -> monotonic time of last message
         self._started = time.monotonic()
@@ -113,11 +145,13 @@ class MirrorNode(Node):
         return value
 
     # ---- subscriptions ------------------------------------------------------------------------
-    def subscribe(self, msg_type, topic: str, callback: Callable, qos) -> None:
-        """A subscription whose callback runs in the executor and can never raise out of it."""
-        self.create_subscription(msg_type, topic, self.guarded(topic, callback), qos)
+    def subscribe(self, msg_type, topic: str, callback: Callable, qos, **options) -> None:
+        """A subscription whose callback runs in the executor and can never raise out of it.
+        options go to create_subscription (qos_overriding_options, event_callbacks)."""
+        self.create_subscription(msg_type, topic, self.guarded(topic, callback), qos, **options)
 
-    def subscribe_newest(self, msg_type, topic: str, handler: Callable, qos, watched: bool = False) -> LatestSlot:
+    def subscribe_newest(self, msg_type, topic: str, handler: Callable, qos, watched: bool = False,
+                         **options) -> LatestSlot:
         """Per-frame input: the callback only stores (msg, receive ns) in a newest-wins slot; a
         worker thread calls handler(msg, receive_ns) for the newest one (slower input is dropped).
         watched: silence on the topic for input_timeout_s is reported (a camera that stopped, or
@@ -142,8 +176,31 @@ class MirrorNode(Node):
                 self._last_input[topic] = time.monotonic()
             slot.put((msg, self.now_ns()))
 
-        self.subscribe(msg_type, topic, on_message, qos)
+        self.subscribe(msg_type, topic, on_message, qos, **options)
         return slot
+
+    def overridable_qos(self, topic: str, incompatible_warning: str | None = None) -> dict:
+        """create_subscription/create_publisher options: the standard qos_overrides parameters
+        (history, depth, reliability) for `topic`, and for a subscription given
+        incompatible_warning, a WARN naming the publisher mismatch when one appears."""
+        options = {"qos_overriding_options": QoSOverridingOptions.with_default_policies()}
+        if incompatible_warning is not None:
+            def on_incompatible(info) -> None:
+                policy = getattr(info.last_policy_kind, "name", str(info.last_policy_kind))
+                self._report(DiagnosticStatus.WARN, f"incompatible QoS on {self.topic_label(topic)}: "
+                             f"a publisher's {policy} policy does not match this subscription "
+                             f"({info.total_count} so far), no messages from it. {incompatible_warning}",
+                             topic)
+            options["event_callbacks"] = SubscriptionEventCallbacks(incompatible_qos=on_incompatible)
+        return options
+
+    def topic_label(self, topic: str) -> str:
+        """The topic's fully qualified name (namespace and remapping applied), for messages: an
+        operator of two kiosks must see which camera a complaint is about."""
+        try:
+            return self.resolve_topic_name(topic)
+        except Exception:  # noqa: BLE001 - a name rclpy cannot resolve is still worth naming
+            return topic
 
     def guarded(self, topic: str, callback: Callable) -> Callable:
         """callback, with any exception reported as an ERROR on `topic` instead of raised."""
@@ -151,7 +208,8 @@ class MirrorNode(Node):
             try:
                 callback(*args)
             except Exception as error:  # noqa: BLE001 - the node must survive any message
-                self.fail(f"handling {topic} failed: {type(error).__name__}: {error}", topic)
+                self.fail(f"handling {self.topic_label(topic)} failed: {type(error).__name__}: {error}",
+                          topic)
                 self.get_logger().debug(traceback.format_exc())
         return call
 
@@ -167,7 +225,7 @@ class MirrorNode(Node):
     def reject(self, topic: str, reason: str) -> None:
         """An input that cannot be used: WARN log line and diagnostics naming topic and reason."""
         self.rejected += 1
-        self._report(DiagnosticStatus.WARN, f"rejected input on {topic}: {reason}", topic)
+        self._report(DiagnosticStatus.WARN, f"rejected input on {self.topic_label(topic)}: {reason}", topic)
 
     def fail(self, message: str, topic: str = "") -> None:
         """Processing failed (e.g. a network produced NaN): ERROR, nothing published for it."""
@@ -232,7 +290,8 @@ class MirrorNode(Node):
         now = time.monotonic()
         for topic, last in self._last_input.items():
             if now - last > self.input_timeout_s:
-                return DiagnosticStatus.WARN, f"waiting: no messages on {topic} for {now - last:.0f} s"
+                return (DiagnosticStatus.WARN,
+                        f"waiting: no messages on {self.topic_label(topic)} for {now - last:.0f} s")
         if self._waiting:
             return DiagnosticStatus.WARN, f"waiting: {self._waiting}"
         return DiagnosticStatus.OK, "running"
@@ -246,12 +305,13 @@ class MirrorNode(Node):
             "latency_max_ms": f"{summary['max_ms']:.2f}",
             "rate_hz": f"{summary['rate_hz']:.2f}",
             "frames_processed": str(summary["count"]),
+            "frames_received": str(sum(slot.received for slot in self.slots.values())),
             "frames_dropped": str(self.dropped),
             "inputs_rejected": str(self.rejected),
             "processing_failures": str(self.failures),
             **self.status_values(),
         }
-        status = DiagnosticStatus(level=level, name=f"fashionmirror/{self.get_name()}",
+        status = DiagnosticStatus(level=level, name=f"fashionmirror{self.get_fully_qualified_name()}",
                                   message=message, hardware_id="fashionmirror")
         status.values = [KeyValue(key=key, value=value) for key, value in values.items()]
         array = DiagnosticArray(status=[status])
@@ -268,33 +328,43 @@ class MirrorNode(Node):
 
 
 def spin_node(name: str, node_factory: Callable[[], MirrorNode], args=None) -> int:
-    """rclpy boilerplate: init, build the node, spin.
+    """rclpy boilerplate: init, build the node, spin, clean up.
 
     A start-up failure (bad checkpoint, missing file, bad parameter) is one line on stderr,
     "[fatal] <node>: <problem>", and exit code 1: no traceback for a configuration mistake.
+    Ctrl-C or SIGTERM is a normal shutdown, exit 0, however many times SIGINT arrives (see
+    interrupts.py): the clean-up runs with SIGINT ignored.
     """
     import rclpy
     from rclpy.executors import ExternalShutdownException
 
-    rclpy.init(args=args)
+    from fashionmirror_ros.nodes.interrupts import ignore_interrupts, install_interrupt_guard
+
+    install_interrupt_guard()
     node = None
+    code = 0
     try:
+        rclpy.init(args=args)
         node = node_factory()
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass  # Ctrl-C or SIGTERM: a normal shutdown, exit 0
     except StartupError as error:
         print(f"[fatal] {name}: {error}", file=sys.stderr, flush=True)
-        return 1
+        code = 1
     except Exception as error:  # noqa: BLE001 - anything else: still one clear line, exit 1
         print(f"[fatal] {name}: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
-        return 1
+        code = 1
     finally:
+        ignore_interrupts()
         if node is not None:
-            node.close()
-            node.destroy_node()
+            try:
+                node.close()
+                node.destroy_node()
+            except Exception as error:  # noqa: BLE001 - a clean-up fault must not hide the exit code
+                print(f"[{name}] clean-up: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
         rclpy.try_shutdown()
-    return 0
+    return code
 
 
 class StartupError(RuntimeError):

@@ -1,9 +1,9 @@
 """hsg_node: skeleton flow extraction (SFE, eq. 4) and human sequence generation (HSG, eq. 8).
 
-Subscribes  /pose/keypoints (newest wins), /cmn/masks, /tryon/source_image,
-            /tryon/garment_image, /tryon/source_keypoints (latched)
-Publishes   /tryon/image (rgb8, model-sized, header = the camera frame's header),
-            /fashionmirror/latency, /diagnostics
+Subscribes  pose/keypoints (newest wins), cmn/masks, tryon/source_image,
+            tryon/garment_image, tryon/source_keypoints (latched)
+Publishes   tryon/image (rgb8, model-sized, header = the camera frame's header; qos_overrides),
+            fashionmirror/latency, /diagnostics
 Recurrent: keeps h^t and p^t; starts from h^0 = h^s and p^0 = the source pose. With no person
 in view it publishes nothing and restarts from h^s when the person comes back. The skeleton
 p^t is rendered here from the keypoints (1.6 kB per frame on the wire instead of a 196 kB image),
@@ -15,6 +15,7 @@ from __future__ import annotations
 import sys
 import threading
 
+from fashionmirror_ros import topics
 from fashionmirror_ros.msg import PoseKeypoints, TryOnMasks
 from fashionmirror_ros.nodes.common import (LATCHED_QOS, OUTPUT_QOS, rgb_image_msg, spin_node,
                                             stamp_ns)
@@ -25,9 +26,9 @@ from fashionmirror_ros.pipeline.keypoints import KeypointsRejected, checked_keyp
 from fashionmirror_ros.pipeline.sessions import GenerationSession, Masks, NotReady
 from sensor_msgs.msg import Image
 
-KEYPOINTS_TOPIC = "/pose/keypoints"
-SOURCE_KEYPOINTS_TOPIC = "/tryon/source_keypoints"
-MASKS_TOPIC = "/cmn/masks"
+KEYPOINTS_TOPIC = topics.POSE_KEYPOINTS
+SOURCE_KEYPOINTS_TOPIC = topics.SOURCE_KEYPOINTS
+MASKS_TOPIC = topics.CMN_MASKS
 
 
 class HsgNode(ModelNode):
@@ -38,7 +39,8 @@ class HsgNode(ModelNode):
         self.source_stamp: int | None = None
         self.source_pose: tuple[int, object] | None = None  # (stamp ns, model-frame keypoints)
         self.person_in_view = True
-        self.tryon_pub = self.create_publisher(Image, "/tryon/image", OUTPUT_QOS)
+        self.tryon_pub = self.create_publisher(Image, topics.TRYON_IMAGE, OUTPUT_QOS,
+                                              **self.overridable_qos(topics.TRYON_IMAGE))
         self.subscribe_newest(PoseKeypoints, KEYPOINTS_TOPIC, self.process, OUTPUT_QOS, watched=True)
         self.subscribe(TryOnMasks, MASKS_TOPIC, self.on_masks, LATCHED_QOS)
         self.subscribe(PoseKeypoints, SOURCE_KEYPOINTS_TOPIC, self.on_source_pose, LATCHED_QOS)

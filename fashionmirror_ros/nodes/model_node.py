@@ -6,27 +6,19 @@ model's square input.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
-import cv2
 import torch
 from sensor_msgs.msg import Image
 
+from fashionmirror_ros import topics
 from fashionmirror_ros.models.checkpoint import CheckpointError, load_checkpoint
-from fashionmirror_ros.nodes.common import LATCHED_QOS, MirrorNode, StartupError
+from fashionmirror_ros.nodes.common import (LATCHED_QOS, MirrorNode, StartupError, file_header,
+                                            read_rgb_file)
 from fashionmirror_ros.pipeline.assets import resolve_checkpoint
 from fashionmirror_ros.pipeline.framing import Letterbox
 from fashionmirror_ros.pipeline.sessions import InferenceOptions, select_device, warm_up
 
-SOURCE_TOPIC = "/tryon/source_image"
-GARMENT_TOPIC = "/tryon/garment_image"
-
-
-def read_rgb_file(path: str):
-    image = cv2.imread(str(Path(path).expanduser()), cv2.IMREAD_COLOR)
-    if image is None:
-        raise StartupError(f"cannot read image file '{path}' (missing or not an image)")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+SOURCE_TOPIC = topics.SOURCE_IMAGE
+GARMENT_TOPIC = topics.GARMENT_IMAGE
 
 
 class ModelNode(MirrorNode):
@@ -65,15 +57,16 @@ class ModelNode(MirrorNode):
     def listen_for_inputs(self, on_source, on_garment) -> None:
         """Subscribe to the source and garment topics, then apply the image-file parameters.
 
-        on_source(rgb, header) / on_garment(rgb, header) get model-sized RGB arrays; header is
-        None for images read from files. A failure in them (e.g. non-finite network output) is
+        on_source(rgb, header) / on_garment(rgb, header) get model-sized RGB arrays; an image
+        read from a file has a header stamped with the file's modification time (file_header), so
+        hsg_node pairs a file source with pose_node's pose of the same file. A failure in them (e.g. non-finite network output) is
         reported as an ERROR naming the topic; the node keeps its previous inputs' state.
         """
         for topic, handler, path in ((SOURCE_TOPIC, on_source, self.source_path),
                                      (GARMENT_TOPIC, on_garment, self.garment_path)):
             self.subscribe(Image, topic, self._image_handler(topic, handler), LATCHED_QOS)
             if path:
-                self.guarded(topic, handler)(self.fit(read_rgb_file(path)), None)
+                self.guarded(topic, handler)(self.fit(read_rgb_file(path)), file_header(path))
 
     def _image_handler(self, topic: str, handler):
         def on_message(msg: Image) -> None:

@@ -1,9 +1,9 @@
 """pose_node: camera frames -> PoseKeypoints (137-point OpenPose layout) and skeleton images p^t.
 
-Subscribes  /camera/image_raw (sensor data QoS), /tryon/source_image (latched)
-Publishes   /pose/keypoints (PoseKeypoints), /pose/skeleton (rgb8, model-sized p^t),
-            /tryon/source_keypoints (latched: the pose of h^s, for p^0),
-            /fashionmirror/latency, /diagnostics
+Subscribes  camera/image_raw (reliable, keep-last 2; qos_overrides), tryon/source_image (latched)
+Publishes   pose/keypoints (PoseKeypoints), pose/skeleton (rgb8, model-sized p^t, rendered only
+            while someone subscribes), tryon/source_keypoints (latched: the pose of h^s, for p^0,
+            from the topic or from source_image_path), fashionmirror/latency, /diagnostics
 With estimator:=recorded the keypoints come from a recorded topic (ground truth of generated
 clips in a bag) matched to each camera frame by stamp, instead of from MediaPipe.
 """
@@ -15,17 +15,23 @@ from collections import OrderedDict
 import numpy as np
 from sensor_msgs.msg import Image
 
+from fashionmirror_ros import topics
 from fashionmirror_ros.msg import PoseKeypoints
-from fashionmirror_ros.nodes.common import (LATCHED_QOS, OUTPUT_QOS, SENSOR_QOS, MirrorNode,
-                                            StartupError, rgb_image_msg, spin_node, stamp_ns)
+from fashionmirror_ros.nodes.common import (CAMERA_QOS, LATCHED_QOS, OUTPUT_QOS, MirrorNode,
+                                            StartupError, file_header, read_rgb_file, rgb_image_msg,
+                                            spin_node, stamp_ns)
 from fashionmirror_ros.pipeline.framing import Letterbox
 from fashionmirror_ros.pipeline.keypoints import KeypointsRejected, checked_keypoints
 from fashionmirror_ros.pose.estimators import make_estimator
+from fashionmirror_ros.pose.native_logs import silence_native_logs
 from fashionmirror_ros.pose.skeleton import render_skeleton
 
 RECORDED_BUFFER = 256  # recorded keypoints waiting for their camera frame (bounded)
-CAMERA_TOPIC = "/camera/image_raw"
-SOURCE_TOPIC = "/tryon/source_image"
+CAMERA_TOPIC = topics.CAMERA_IMAGE
+SOURCE_TOPIC = topics.SOURCE_IMAGE
+CAMERA_QOS_ADVICE = ("A best-effort camera needs qos_overrides./<namespace>/camera/image_raw."
+                     "subscription.reliability:=best_effort on pose_node (frames over ~500 kB then "
+                     "rarely arrive over Fast DDS); better, publish the camera reliable.")
 
 
 def keypoints_msg(keypoints: np.ndarray, header, width: int, height: int, found: bool,
@@ -56,18 +62,23 @@ class PoseNode(MirrorNode):
                               "before pose estimation (0 = never)", int_range=(0, 4096))
         self.image_size = self.param("image_size", 256, "side of the model-sized skeleton image p^t",
                                      int_range=(32, 1024))
-        self.publish_skeleton = self.param("publish_skeleton", True, "publish /pose/skeleton")
-        recorded_topic = self.param("recorded_keypoints_topic", "/camera/keypoints",
+        self.publish_skeleton = self.param("publish_skeleton", True, "publish pose/skeleton (rendered "
+                                           "only while it has subscribers)")
+        recorded_topic = self.param("recorded_keypoints_topic", topics.CAMERA_KEYPOINTS,
                                     "PoseKeypoints topic replayed when estimator is 'recorded'")
+        source_path = self.param("source_image_path", "", "image file of the source human h^s: its "
+                                 "pose p^0 is published on tryon/source_keypoints")
+        self.skeletons_rendered = 0
 
-        self.keypoints_pub = self.create_publisher(PoseKeypoints, "/pose/keypoints", OUTPUT_QOS)
-        self.skeleton_pub = self.create_publisher(Image, "/pose/skeleton", OUTPUT_QOS)
-        self.source_pose_pub = self.create_publisher(PoseKeypoints, "/tryon/source_keypoints", LATCHED_QOS)
+        self.keypoints_pub = self.create_publisher(PoseKeypoints, topics.POSE_KEYPOINTS, OUTPUT_QOS)
+        self.skeleton_pub = self.create_publisher(Image, topics.POSE_SKELETON, OUTPUT_QOS)
+        self.source_pose_pub = self.create_publisher(PoseKeypoints, topics.SOURCE_KEYPOINTS, LATCHED_QOS)
 
         self.recorded: OrderedDict[int, np.ndarray] = OrderedDict()
         if self.estimator_name != "recorded":
             kwargs = dict(model_complexity=complexity, min_detection_confidence=detection,
                           max_input_side=max_side or None)
+            silence_native_logs()  # MediaPipe/TFLite/absl print ~20 lines of chatter at start-up
             try:
                 self.estimator = make_estimator(self.estimator_name, **kwargs)
                 self.source_estimator = make_estimator(self.estimator_name, static_image_mode=True,
@@ -75,11 +86,14 @@ class PoseNode(MirrorNode):
             except Exception as error:  # noqa: BLE001 - report any MediaPipe start-up failure
                 raise StartupError(f"MediaPipe Holistic could not start: {error}") from error
             self.subscribe(Image, SOURCE_TOPIC, self.on_source, LATCHED_QOS)
+            if source_path:
+                self.estimate_source(read_rgb_file(source_path), file_header(source_path))
         else:
             self.estimator = self.source_estimator = None
             self.subscribe(PoseKeypoints, recorded_topic, self.on_recorded, 50)
 
-        self.subscribe_newest(Image, CAMERA_TOPIC, self.process, SENSOR_QOS, watched=True)
+        self.subscribe_newest(Image, CAMERA_TOPIC, self.process, CAMERA_QOS, watched=True,
+                              **self.overridable_qos(CAMERA_TOPIC, CAMERA_QOS_ADVICE))
         self.get_logger().info(f"pose_node ready (estimator={self.estimator_name})")
 
     def on_recorded(self, msg: PoseKeypoints) -> None:
@@ -92,11 +106,17 @@ class PoseNode(MirrorNode):
         rgb = self.decode_color(msg, SOURCE_TOPIC)
         if rgb is None:
             return
+        self.estimate_source(rgb, msg.header)
+
+    def estimate_source(self, rgb: np.ndarray, header) -> None:
+        """p^0: the pose of h^s, latched on tryon/source_keypoints with the source's stamp (hsg_node
+        pairs it with the source image it has by that stamp)."""
         result = self.source_estimator.estimate(np.ascontiguousarray(rgb))
         if not result.person_found:
             self.reject(SOURCE_TOPIC, "no person found in the source image; "
                         "p^0 will be the first camera pose")
-        self.source_pose_pub.publish(keypoints_msg(result.keypoints, msg.header, msg.width, msg.height,
+        height, width = rgb.shape[:2]
+        self.source_pose_pub.publish(keypoints_msg(result.keypoints, header, width, height,
                                                    result.person_found, "mediapipe_holistic"))
 
     def estimate(self, msg: Image, rgb: np.ndarray) -> tuple[np.ndarray, bool] | None:
@@ -126,11 +146,16 @@ class PoseNode(MirrorNode):
         self.waiting(None if found else "no person in view")
         self.keypoints_pub.publish(keypoints_msg(keypoints, msg.header, msg.width, msg.height, found,
                                                  self.estimator_name))
-        if self.publish_skeleton and found:
+        # Rendering p^t costs about a millisecond a frame: done only while someone watches it.
+        if self.publish_skeleton and found and self.skeleton_pub.get_subscription_count() > 0:
+            self.skeletons_rendered += 1
             box = Letterbox.fit(msg.width, msg.height, self.image_size)
             skeleton = render_skeleton(box.keypoints(keypoints), self.image_size, self.image_size)
             self.skeleton_pub.publish(rgb_image_msg(skeleton, msg.header))
         self.record_latency(msg.header, receive_ns, self.now_ns())
+
+    def status_values(self) -> dict[str, str]:
+        return {"skeletons_rendered": str(self.skeletons_rendered)}
 
     def close(self) -> None:
         super().close()

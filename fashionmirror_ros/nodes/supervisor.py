@@ -1,24 +1,30 @@
 """`fashionmirror run`: the node graph of launch/mirror.launch.py without `ros2 launch`.
 
-Each node runs in its own process (python -m fashionmirror_ros.nodes.<name> --ros-args ...) with
+Each node runs in its own process (python -m fashionmirror_ros.nodes <name> --ros-args ...) with
 the same parameters file; a node that dies is restarted after a delay, as the launch file's
 respawn does. Used by the demo, the replay and the benchmark on pip-only machines.
 """
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
+from fashionmirror_ros import topics
+from fashionmirror_ros.nodes.graph_params import (GRAPH_NODES, RESPAWN_DELAY_S, RESPAWN_MAX_RETRIES,
+                                                  NodeLaunch, graph_nodes, normalize_namespace)
 from fashionmirror_ros.pipeline.assets import find_data
 
-NODE_NAMES = ("pose_node", "cmn_node", "hsg_node")
-RESPAWN_DELAY_S = 1.0
+NODE_NAMES = GRAPH_NODES
 MAX_RESPAWN_DELAY_S = 30.0
 STABLE_RUN_S = 10.0  # a node that ran this long before dying is restarted after RESPAWN_DELAY_S
 STOP_TIMEOUT_S = 10.0
@@ -43,25 +49,41 @@ class NodeSpec:
     name: str
     parameters: dict = field(default_factory=dict)
     remappings: dict = field(default_factory=dict)
+    namespace: str = ""
 
-    def command(self, params_file: Path) -> list[str]:
-        argv = [sys.executable, "-m", f"fashionmirror_ros.nodes.{self.name}", "--ros-args",
+    @property
+    def fully_qualified_name(self) -> str:
+        return topics.absolute(self.name, self.namespace)
+
+    def overrides_document(self) -> dict:
+        """The parameters given on the command line as a params-file document.
+
+        Keyed by the fully qualified node name, as launch_ros does for a Node's dict parameters:
+        rclpy applies a later file's entry under a new key after the first file's entries, so it
+        wins over the user's file whether that file says `/**`, `cmn_node` or `/**/cmn_node`
+        (a `-p cmn_node:key:=value` rule does not match a node in a namespace, and a plain
+        `-p key:=value` loses to the file's node-specific entries)."""
+        return {self.fully_qualified_name: {"ros__parameters": dict(self.parameters)}}
+
+    def command(self, params_file: Path, overrides_file: Path | None = None) -> list[str]:
+        argv = [sys.executable, "-m", "fashionmirror_ros.nodes", self.name, "--ros-args",
                 "--params-file", str(params_file)]
-        for key, value in self.parameters.items():
-            # Prefixed with the node name: a plain "-p key:=value" is a /** rule, and rcl lets the
-            # params file's node-specific entries (pose_node: estimator: ...) win over it.
-            argv += ["-p", f"{self.name}:{key}:={format_parameter(value)}"]
+        if overrides_file is not None:
+            argv += ["--params-file", str(overrides_file)]
+        if self.namespace:
+            argv += ["-r", f"__ns:={normalize_namespace(self.namespace)}"]
         for source, target in self.remappings.items():
             argv += ["-r", f"{source}:={target}"]
         return argv
 
 
-def format_parameter(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str) and value == "":
-        return "''"
-    return str(value)
+def parameter_value(value):
+    """A launch-style string value ('true', '2', '0.5', 'cpu') as the typed YAML value a node
+    expects; other values pass unchanged."""
+    if not isinstance(value, str) or value == "":
+        return value
+    parsed = yaml.safe_load(value)
+    return parsed if isinstance(parsed, (bool, int, float)) else value
 
 
 @dataclass
@@ -74,24 +96,38 @@ class RunningNode:
     respawn_delay: float = RESPAWN_DELAY_S / 2  # doubled to RESPAWN_DELAY_S at the first death
     exit_codes: list = field(default_factory=list)
     restart_times: list = field(default_factory=list)
+    quick_deaths: int = 0  # deaths in a row within STABLE_RUN_S of starting
+    gave_up: bool = False
 
 
 class GraphSupervisor:
     """Starts, watches, restarts and stops the node processes."""
 
     def __init__(self, specs: list[NodeSpec], params_file: Path | None = None, respawn: bool = True,
-                 log_dir: Path | None = None, env: dict | None = None):
+                 log_dir: Path | None = None, env: dict | None = None,
+                 respawn_max_retries: int | None = RESPAWN_MAX_RETRIES):
         self.specs = specs
         self.params_file = Path(params_file) if params_file else default_params_file()
         self.respawn = respawn
+        self.respawn_max_retries = respawn_max_retries  # None: restart for ever
+        self._overrides_dir: Path | None = None
         self.log_dir = Path(log_dir) if log_dir else None
         self.env = dict(os.environ if env is None else env)
         self.nodes: dict[str, RunningNode] = {}
         self._watching: threading.Event | None = None
         self._lock = threading.Lock()  # poll() from a watcher thread and the caller's thread
 
+    def _overrides_file(self, spec: NodeSpec) -> Path | None:
+        if not spec.parameters:
+            return None
+        if self._overrides_dir is None:
+            self._overrides_dir = Path(tempfile.mkdtemp(prefix="fashionmirror-run-"))
+        path = self._overrides_dir / f"{spec.name}.yaml"
+        path.write_text(yaml.safe_dump(spec.overrides_document()))
+        return path
+
     def _spawn(self, spec: NodeSpec) -> subprocess.Popen:
-        command = spec.command(self.params_file)
+        command = spec.command(self.params_file, self._overrides_file(spec))
         if self.log_dir is None:
             return subprocess.Popen(command, env=self.env, preexec_fn=_default_sigint)
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -115,15 +151,21 @@ class GraphSupervisor:
         return restarted
 
     def _restart_if_dead(self, node: RunningNode, now: float) -> bool:
-        if node.process.poll() is None or not self.respawn:
+        if node.process.poll() is None or not self.respawn or node.gave_up:
             return False
         if node.died_at is None:
             node.died_at = now
             # A node that dies soon after starting (a bad checkpoint, a bad parameter) is
-            # restarted ever more slowly, so a configuration error does not become a busy loop.
+            # restarted ever more slowly, and not at all after respawn_max_retries such deaths in
+            # a row, so a configuration error does not become a busy loop loading torch.
             lived = now - (node.restart_times[-1] if node.restart_times else node.started)
+            quick = lived < STABLE_RUN_S
+            node.quick_deaths = node.quick_deaths + 1 if quick else 0
             node.respawn_delay = (min(node.respawn_delay * 2, MAX_RESPAWN_DELAY_S)
-                                  if lived < STABLE_RUN_S else RESPAWN_DELAY_S)
+                                  if quick else RESPAWN_DELAY_S)
+            if self.respawn_max_retries is not None and node.quick_deaths > self.respawn_max_retries:
+                node.gave_up = True
+                return False
         if now - node.died_at < node.respawn_delay:
             return False
         node.exit_codes.append(node.process.returncode)
@@ -147,6 +189,10 @@ class GraphSupervisor:
         threading.Thread(target=run, name="graph-supervisor", daemon=True).start()
         return self
 
+    def given_up(self) -> list[str]:
+        """Nodes that died at start-up respawn_max_retries + 1 times in a row: not restarted."""
+        return [name for name, node in self.nodes.items() if node.gave_up]
+
     def dead(self) -> dict[str, int]:
         return {name: node.process.returncode for name, node in self.nodes.items()
                 if node.process.poll() is not None}
@@ -159,7 +205,10 @@ class GraphSupervisor:
         if self._watching is not None:
             self._watching.set()  # a node stopping now must not be respawned
         with self._lock:
-            return self._stop_all()
+            codes = self._stop_all()
+        if self._overrides_dir is not None:
+            shutil.rmtree(self._overrides_dir, ignore_errors=True)
+        return codes
 
     def _stop_all(self) -> dict[str, int]:
         """SIGINT, then SIGTERM after SIGINT_GRACE_S, then SIGKILL at STOP_TIMEOUT_S."""
@@ -193,29 +242,60 @@ class GraphSupervisor:
         self.stop()
 
 
-def graph_specs(camera_topic: str = "/camera/image_raw", estimator: str | None = None,
-                model_parameters: dict | None = None) -> list[NodeSpec]:
-    """The three nodes with the usual overrides (camera remap, pose source, model parameters)."""
-    pose_parameters = {"estimator": estimator} if estimator else {}
-    remap = {"/camera/image_raw": camera_topic} if camera_topic != "/camera/image_raw" else {}
-    model_parameters = model_parameters or {}
-    return [NodeSpec("pose_node", pose_parameters, remap),
-            NodeSpec("cmn_node", dict(model_parameters)),
-            NodeSpec("hsg_node", dict(model_parameters))]
+def graph_specs(camera_topic: str | None = None, estimator: str | None = None,
+                model_parameters: dict | None = None, namespace: str = "",
+                arguments: dict | None = None) -> list[NodeSpec]:
+    """The nodes `fashionmirror run` starts, from graph_params.graph_nodes (the launch file's rule).
+
+    camera_topic, estimator and model_parameters (checkpoint, device, ... for cmn_node and
+    hsg_node) are the callers' usual overrides; `arguments` takes launch-argument names
+    (garment_catalog, view, source_image, ...). Values None or '' are not given."""
+    arguments = dict(arguments or {})
+    arguments.setdefault("camera_topic", camera_topic)
+    arguments.setdefault("estimator", estimator)
+    specs = []
+    for launch in graph_nodes(arguments):
+        parameters = {key: parameter_value(value) for key, value in launch.parameters.items()}
+        if launch.name in ("cmn_node", "hsg_node"):
+            parameters.update(model_parameters or {})
+        specs.append(NodeSpec(launch.name, parameters, dict(launch.remappings),
+                              normalize_namespace(namespace)))
+    return specs
 
 
 def run_forever(supervisor: GraphSupervisor, poll_s: float = 0.2) -> int:
-    """`fashionmirror run`: supervise until Ctrl-C or SIGTERM."""
+    """`fashionmirror run`: supervise until Ctrl-C or SIGTERM (exit 0), or until a node gave up
+    restarting (exit 1: a graph without one of its nodes only looks alive)."""
     signal.signal(signal.SIGTERM, _interrupt)
+    # The terminal's Ctrl-C reaches the whole process group: the nodes get it directly, and
+    # stop() sends its own; a second Ctrl-C while stopping must not cut the clean-up short.
+    signal.signal(signal.SIGINT, _interrupt_once)
     supervisor.start()
     print(f"fashionmirror run: started {supervisor.pids()} with {supervisor.params_file}", flush=True)
+    code = 0
     try:
         while True:
             for name in supervisor.poll():
                 print(f"fashionmirror run: {name} exited, restarted", flush=True)
+            given_up = supervisor.given_up()
+            if given_up:
+                logs = f" (logs in {supervisor.log_dir})" if supervisor.log_dir else ""
+                print(f"fashionmirror run: {', '.join(given_up)} died at start-up "
+                      f"{supervisor.respawn_max_retries + 1} times in a row, not restarted; "
+                      f"stopping the graph{logs}", file=sys.stderr, flush=True)
+                code = 1
+                break
             time.sleep(poll_s)
     except KeyboardInterrupt:
         pass
     finally:
-        supervisor.stop()
-    return 0
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        codes = supervisor.stop()
+        print(f"fashionmirror run: stopped, exit codes {codes}", flush=True)
+    return code
+
+
+def _interrupt_once(signum, frame) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
