@@ -119,34 +119,11 @@ def camera_motion(image: np.ndarray, frames: int) -> list[np.ndarray]:
     return views
 
 
-GARMENT_ALPHA = 128  # product photos have soft drop shadows: half-transparent is background
-GARMENT_MARGIN = 0.07  # of the side, around C: the generator's flat garments leave about this much
-
-
-def garment_photo(rgba: np.ndarray, image_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """A product photo with transparency -> (C on white, its mask), cropped to the garment and
-    letterboxed to a square of ``image_size``, as the generator lays C out."""
-    from fashionmirror_ros.pipeline.framing import Letterbox
-
-    opaque = rgba[..., 3] >= GARMENT_ALPHA
-    if not opaque.any():
-        raise ValueError("the garment photo is fully transparent: no garment in it")
-    rows, columns = np.nonzero(opaque.any(1))[0], np.nonzero(opaque.any(0))[0]
-    crop = (slice(rows[0], rows[-1] + 1), slice(columns[0], columns[-1] + 1))
-    on_white = np.where(opaque[..., None], rgba[..., :3], 255).astype(np.uint8)[crop]
-    margin = int(round(GARMENT_MARGIN * image_size))
-    box = Letterbox.fit(on_white.shape[1], on_white.shape[0], image_size - 2 * margin)
-    image = cv2.copyMakeBorder(box.image(on_white, pad_value=255), *(margin,) * 4,
-                               cv2.BORDER_CONSTANT, value=(255, 255, 255))
-    mask = cv2.copyMakeBorder(box.mask(opaque[crop].astype(np.uint8)), *(margin,) * 4,
-                              cv2.BORDER_CONSTANT, value=0)
-    return image, (mask > 0).astype(np.uint8)
-
-
-def photo_case(photo: np.ndarray, garment: np.ndarray, garment_mask: np.ndarray, frames: int,
-               image_size: int = 256) -> EvalCase:
-    """``photo`` (any size RGB) as h^s and as a moving camera stream; keypoints from MediaPipe
-    Holistic, person masks from MediaPipe Pose segmentation, both as the nodes compute them."""
+def photo_case(photo: np.ndarray, garment_photo: np.ndarray, frames: int, image_size: int = 256) -> EvalCase:
+    """``photo`` (any size RGB) as h^s and as a moving camera stream, wearing ``garment_photo``
+    (a product photo, cut out as the garment catalogue does); keypoints from MediaPipe Holistic,
+    person masks from MediaPipe Pose segmentation, both as the nodes compute them."""
+    from fashionmirror_ros.pipeline.garments import cut_out_garment
     from fashionmirror_ros.pipeline.framing import Letterbox
     from fashionmirror_ros.pose.estimators import make_estimator
     from fashionmirror_ros.pose.segmentation import PersonSegmenter
@@ -157,6 +134,8 @@ def photo_case(photo: np.ndarray, garment: np.ndarray, garment_mask: np.ndarray,
         keypoints = np.stack([estimator.estimate(view).keypoints for view in views])
     with PersonSegmenter(static_image_mode=True) as segmenter:
         masks = np.stack([segmenter.person_mask(view) for view in views]).astype(np.uint8)
+    garment = cut_out_garment(garment_photo, image_size).rgb
+    garment_mask = (garment.min(axis=2) < 250).astype(np.uint8)
     return EvalCase(name="astronaut", protocol="photo", source=views[0], source_person_mask=masks[0],
                     source_cloth_mask=None, garment=garment, garment_mask=garment_mask,
                     keypoints=keypoints, frames=np.stack(views[1:]), person_masks=masks[1:],

@@ -124,10 +124,9 @@ def photo_panel(models: dict, options: InferenceOptions, frames: int) -> np.ndar
 
     garments = real_garments()
     garment_name = sorted(garments)[0]
-    size = models["model"].config.image_size
-    garment, garment_mask = protocols.garment_photo(garments[garment_name], size)
     with silenced_native_stderr():
-        case = protocols.photo_case(real_photos()["astronaut"], garment, garment_mask, frames, size)
+        case = protocols.photo_case(real_photos()["astronaut"], garments[garment_name], frames,
+                                    models["model"].config.image_size)
     rows = [("camera", frames_at(case.frames))]
     for label in ("keypoint_warp",):
         rows.append((label, frames_at(baseline_answer(label, case).frames)))
