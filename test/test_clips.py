@@ -21,7 +21,7 @@ def test_sample_has_six_frames_with_gaps_of_one_to_three(clips):
     assert len(dataset) == 24
     gaps_seen = set()
     for index in range(len(dataset)):
-        clip_index, frames, _ = dataset.sample_plan(index)
+        clip_index, frames, _, _ = dataset.sample_plan(index)
         assert clip_index == index // 8
         assert len(frames) == 6 and frames[0] >= 0 and frames[-1] < 20
         gaps = np.diff(frames)

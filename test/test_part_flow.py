@@ -90,13 +90,14 @@ def test_unseen_joints_drop_their_parts_and_nothing_seen_gives_zero_flow():
     assert torch.allclose(flow[0, 0, 50, 64], torch.tensor(-5.0), atol=1e-3)
 
 
-def test_identity_distance_stills_the_far_background():
+def test_flow_times_support_is_still_far_from_the_body():
     source = standing_pose()
     target = source.copy()
     target[:, :2] += 6.0
-    flow, _ = flow_of(target, source, identity_distance=12.0)
-    assert float(flow[0, :, 2, 2].abs().max()) < 1e-3  # far corner: still
-    assert torch.allclose(flow[0, 0, 56, 70], torch.tensor(-6.0), atol=1e-2)  # on the torso: moved
+    flow, support = flow_of(target, source)
+    stilled = flow * support
+    assert float(stilled[0, :, 2, 2].abs().max()) == 0.0  # far corner: still
+    assert torch.allclose(stilled[0, 0, 56, 70], torch.tensor(-6.0), atol=1e-2)  # on the torso: moved
 
 
 def test_keypoint_warp_moves_a_painted_arm_and_keeps_the_background():

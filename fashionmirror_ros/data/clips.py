@@ -15,6 +15,8 @@ into such samples:
 * with ``tryon_share`` > 0 (generated clips only), that share of the samples are try-ons: the
   frames show the person wearing another clip's garment C (ground truth rendered by the
   generator), while h^s is the first frame in the person's own garment;
+* with ``body_only_share`` > 0, that share of the samples keep the body keypoints only (hands
+  and face unseen), as a body-only live pose estimator gives them;
 * h^s's person layers for the keypoint prior: its person mask and its background filled behind
   the person (``pipeline.person_layer``);
 * the output is a dict of tensors that the default collate stacks into a batch:
@@ -52,6 +54,7 @@ from torch.utils.data import Dataset
 
 from fashionmirror_ros.data.synthetic import Clip
 from fashionmirror_ros.pipeline.person_layer import fill_background
+from fashionmirror_ros.pose.layout import NUM_BODY
 from fashionmirror_ros.pose.skeleton import render_skeleton
 
 FRAMES_PER_SAMPLE = 6
@@ -90,7 +93,7 @@ class ClipSampleDataset(Dataset):
 
     def __init__(self, clips: Sequence[Clip], frames_per_sample: int = FRAMES_PER_SAMPLE,
                  max_skip: int = MAX_SKIP, seed: int = 0, samples_per_clip: int = 1,
-                 min_confidence: float = 0.1, tryon_share: float = 0.0):
+                 min_confidence: float = 0.1, tryon_share: float = 0.0, body_only_share: float = 0.0):
         if frames_per_sample < 1:
             raise ValueError(f"frames_per_sample must be at least 1, got {frames_per_sample}")
         if max_skip < 0:
@@ -108,6 +111,9 @@ class ClipSampleDataset(Dataset):
         self.samples_per_clip = int(samples_per_clip)
         self.min_confidence = float(min_confidence)
         self.tryon_share = float(tryon_share)
+        if not 0.0 <= body_only_share <= 1.0:
+            raise ValueError(f"body_only_share must be in [0, 1], got {body_only_share}")
+        self.body_only_share = float(body_only_share)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -125,8 +131,9 @@ class ClipSampleDataset(Dataset):
             return int(self.clips.clip_length(clip_index))
         return len(self.clips[clip_index])
 
-    def sample_plan(self, index: int) -> tuple[int, np.ndarray, int]:
-        """(clip index, frame numbers, garment's clip index) of item ``index`` this epoch."""
+    def sample_plan(self, index: int) -> tuple[int, np.ndarray, int, bool]:
+        """(clip index, frame numbers, garment's clip index, body only) of item ``index`` this
+        epoch."""
         if not 0 <= index < len(self):
             raise IndexError(f"sample index {index} out of range for {len(self)} samples")
         clip_index = index // self.samples_per_clip
@@ -136,7 +143,7 @@ class ClipSampleDataset(Dataset):
         garment_index = clip_index
         if len(self.clips) > 1 and rng.random() < self.tryon_share:
             garment_index = int((clip_index + rng.integers(1, len(self.clips))) % len(self.clips))
-        return clip_index, frames, garment_index
+        return clip_index, frames, garment_index, bool(rng.random() < self.body_only_share)
 
     def _frames(self, clip_index: int, frame_indices: np.ndarray, garment_index: int | None = None):
         """(a Clip, positions of the wanted frames in it)."""
@@ -149,7 +156,7 @@ class ClipSampleDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         if index < 0:
             index += len(self)
-        clip_index, frame_indices, garment_index = self.sample_plan(index)
+        clip_index, frame_indices, garment_index, body_only = self.sample_plan(index)
         tryon = garment_index != clip_index
         clip, rows = self._frames(clip_index, frame_indices, garment_index if tryon else None)
         source, source_rows = (self._frames(clip_index, frame_indices[:1]) if tryon
@@ -158,6 +165,8 @@ class ClipSampleDataset(Dataset):
         source_person = source.person_masks[source_rows[0]]
         frames = clip.frames[rows]
         keypoints = clip.keypoints[rows].astype(np.float32)
+        if body_only:  # a live pose estimator that gives the body only (no hands, no face)
+            keypoints[:, NUM_BODY:, 2] = 0.0
         height, width = frames.shape[1:3]
         skeletons = np.stack([render_skeleton(points, height, width, self.min_confidence)
                               for points in keypoints])

@@ -173,8 +173,9 @@ class PriorConfig:
     enabled: bool = False
     min_confidence: float = 0.2  # joints below it drop their body parts from the prior
     # the prior flows are computed on a grid this many times coarser than the image, then
-    # resized (flows are smooth inside a part; 4x fewer pixels)
-    flow_stride: int = 2
+    # resized: inside a part the flow is affine, and the soft seams between parts are about as
+    # wide as 4 pixels of a 256 image anyway (16x fewer pixels)
+    flow_stride: int = 4
     # eq. 8's source boost lambda_hs e_m^s m^t takes e_m^s warped along p^0 -> p^{t+1}
     warped_source_boost: bool = True
     # a full-resolution mask composes the pixel-warped h^s, the placed C and the decoder output
@@ -302,7 +303,8 @@ def _realtime() -> ModelConfig:
             encoder_widths=(16, 24, 32, 48, 64),
             decoder_widths=(48, 32, 24),
             attentive_strides=(8, 4),
-            correlation_radius=3,
+            # the prior gives the motion; the cost volume only refines it (25 offsets, not 49)
+            correlation_radius=2,
             norm="batch",
         ),
         hsg=HSGConfig(

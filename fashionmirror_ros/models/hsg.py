@@ -64,6 +64,7 @@ from .warping import gaussian_warp, resize_flow
 from .prior import composite_person
 
 PIXEL_SHUFFLE_FACTOR = 2  # the decoder's last level is at stride 2
+COMPOSITION_SOURCES = 3  # warped h^s, placed C, the decoder's painting
 
 
 class GarmentSTN(nn.Module):
@@ -109,8 +110,10 @@ class DecoderLevel(nn.Module):
             for _ in range(config.refine_convs)
         ])
 
-    def forward(self, x: Tensor, size: tuple[int, int], fused: Tensor | None) -> Tensor:
-        return self.refine(self.fuse(x, size, fused))
+    def forward(self, x: Tensor, size: tuple[int, int], fused: Tensor | None,
+                guidance: Tensor | None = None) -> Tensor:
+        x = self.fuse(x, size, fused)
+        return self.refine(x if guidance is None else x + guidance)
 
 
 class PixelInputs(NamedTuple):
@@ -162,15 +165,17 @@ class HumanSequenceGenerator(nn.Module):
             stride = 2 ** (index + 1)
             skip_channels = widths[index] if stride in self.attentive_strides else 0
             self.levels.append(DecoderLevel(widths[index + 1], skip_channels, widths[index], config))
-        self.to_rgb = nn.Conv2d(widths[0], 3 * PIXEL_SHUFFLE_FACTOR ** 2, 3, padding=1)
         self.composes = self.prior is not None and self.prior.composition
+        # the image, and with the composition its three logits too, from one conv + pixel shuffle
+        outputs = 3 + (COMPOSITION_SOURCES if self.composes else 0)
+        self.to_rgb = nn.Conv2d(widths[0], outputs * PIXEL_SHUFFLE_FACTOR ** 2, 3, padding=1)
         if self.composes:
-            # warped h^s (3) + its alpha (1) + placed C (3) + its alpha (1) + M_c^{t+1} (1)
-            self.guidance = ConvNormAct(9, widths[0], config.norm, slope)
-            self.mix = ConvNormAct(widths[0], widths[0], config.norm, slope)
-            self.to_logits = nn.Conv2d(widths[0], 3 * PIXEL_SHUFFLE_FACTOR ** 2, 3, padding=1)
-            nn.init.zeros_(self.to_logits.weight)
-            nn.init.zeros_(self.to_logits.bias)
+            # warped h^s (3) + its alpha (1) + placed C (3) + its alpha (1) + M_c^{t+1} (1),
+            # added into the last decoder level before its refining conv
+            self.guidance = nn.Conv2d(9, widths[0], 3, padding=1)
+            with torch.no_grad():  # the logits start at zero: the bias below decides
+                self.to_rgb.weight.view(outputs, -1, *self.to_rgb.weight.shape[1:])[3:].zero_()
+                self.to_rgb.bias.view(outputs, -1)[3:].zero_()
             self.composition_bias = nn.Parameter(torch.tensor(float(self.prior.composition_bias)))
 
     # -- encoders (cacheable) -------------------------------------------------------------
@@ -212,12 +217,11 @@ class HumanSequenceGenerator(nn.Module):
                 mask_features[stride], fields[stride], theta, lambda_ci)
         output_size = tuple(previous_masked.shape[-2:])
         if not self.composes:
-            features = self.decode(fused)
-            return HSGOutput(self._to_image(features, output_size), None)
+            return HSGOutput(self._to_output(self.decode(fused), output_size), None)
         candidates = self.pixel_candidates(pixels, pixel_prior, theta)
         guidance = torch.cat([*candidates, cloth_mask_next], 1)  # (B, 9, H, W)
-        features = self.decode(fused, F.avg_pool2d(guidance, PIXEL_SHUFFLE_FACTOR))
-        return self.compose(features, candidates, cloth_mask_next, output_size)
+        features = self.decode(fused, self.guidance(F.avg_pool2d(guidance, PIXEL_SHUFFLE_FACTOR)))
+        return self.compose(self._to_output(features, output_size), candidates, cloth_mask_next)
 
     def fuse_level(self, e_m_t: Tensor, e_m_s: Tensor, e_c: Tensor, e_mc: Tensor,
                    field: FlowField, theta: Tensor, lambda_ci: float) -> Tensor:
@@ -244,33 +248,31 @@ class HumanSequenceGenerator(nn.Module):
         return person, alpha, placed[:, :3], placed[:, 3:].clamp(0.0, 1.0)
 
     def decode(self, fused: dict[int, Tensor], guidance: Tensor | None = None) -> Tensor:
-        """e_g^{t+1} at every attentive stride -> decoder features at stride 2 (B, w_0, H/2, W/2)."""
+        """e_g^{t+1} at every attentive stride -> decoder features at stride 2 (B, w_0, H/2, W/2);
+        ``guidance`` (B, w_0, H/2, W/2) joins the last level before its refining convs."""
         coarsest = max(self.attentive_strides)
         x = self.bottom(fused[coarsest])
         stride = coarsest
-        for level in self.levels:
+        for index, level in enumerate(self.levels):
             stride //= 2
             skip = fused.get(stride)
             # an attentive level fixes the size; between them the size doubles
             size = tuple(skip.shape[-2:]) if skip is not None else (2 * x.shape[-2], 2 * x.shape[-1])
-            x = level(x, size, skip)
-        if guidance is not None:
-            x = self.mix(x + self.guidance(guidance))
+            last = index == len(self.levels) - 1
+            x = level(x, size, skip, guidance if last else None)
         return x
 
-    def _to_image(self, features: Tensor, output_size: tuple[int, int]) -> Tensor:
-        image = torch.sigmoid(F.pixel_shuffle(self.to_rgb(features), PIXEL_SHUFFLE_FACTOR))
-        if tuple(image.shape[-2:]) != tuple(output_size):
-            image = F.interpolate(image, size=output_size, mode="bilinear", align_corners=False)
-        return image
+    def _to_output(self, features: Tensor, output_size: tuple[int, int]) -> Tensor:
+        """The painted image (sigmoid) and, when composing, the logits: (B, 3 [+3], H, W)."""
+        output = F.pixel_shuffle(self.to_rgb(features), PIXEL_SHUFFLE_FACTOR)
+        if tuple(output.shape[-2:]) != tuple(output_size):
+            output = F.interpolate(output, size=output_size, mode="bilinear", align_corners=False)
+        return torch.cat([torch.sigmoid(output[:, :3]), output[:, 3:]], 1) if self.composes \
+            else torch.sigmoid(output)
 
-    def compose(self, features: Tensor, candidates: tuple[Tensor, ...], cloth_mask_next: Tensor,
-                output_size: tuple[int, int]) -> HSGOutput:
+    def compose(self, output: Tensor, candidates: tuple[Tensor, ...], cloth_mask_next: Tensor) -> HSGOutput:
         person, _, placed, placed_alpha = candidates
-        painted = self._to_image(features, output_size)
-        logits = F.pixel_shuffle(self.to_logits(features), PIXEL_SHUFFLE_FACTOR)
-        if tuple(logits.shape[-2:]) != tuple(output_size):
-            logits = F.interpolate(logits, size=output_size, mode="bilinear", align_corners=False)
+        painted, logits = output[:, :3], output[:, 3:]
         garment_here = cloth_mask_next * placed_alpha
         start = torch.cat([1.0 - cloth_mask_next, garment_here, torch.zeros_like(garment_here)], 1)
         weights = torch.softmax(logits + self.composition_bias * start, 1)  # (B, 3, H, W)

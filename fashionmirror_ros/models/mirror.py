@@ -163,28 +163,25 @@ class FashionMirror(nn.Module):
     def prior_flows(self, source_keypoints: Tensor, keypoints: Tensor, keypoints_next: Tensor,
                     size: tuple[int, int]) -> tuple[PriorFlows, Tensor]:
         """The prior flows p^{t+1} -> p^t and p^{t+1} -> p^0 on the image grid (stilled away
-        from the body, for features), and the unstilled p^{t+1} -> p^0 (for h^s's pixels)."""
+        from the body, for features), and the unstilled p^{t+1} -> p^0 (for h^s's pixels).
+        Both are computed in one batched call on a grid ``flow_stride`` times coarser."""
         stride = self.config.prior.flow_stride
         coarse = (size[0] // stride, size[1] // stride)
 
         def on_coarse_grid(points: Tensor) -> Tensor:  # pixel centres of the coarser grid
             return torch.cat([(points[..., :2] + 0.5) / stride - 0.5, points[..., 2:]], -1)
 
-        target = on_coarse_grid(keypoints_next)
-        confidence = self.config.prior.min_confidence
-        previous = keypoint_flow(target, on_coarse_grid(keypoints), *coarse, min_confidence=confidence)
-        source = keypoint_flow(target, on_coarse_grid(source_keypoints), *coarse, min_confidence=confidence)
-
-        def full(flow: Tensor) -> Tensor:
-            return resize_flow(flow.to(keypoints_next.dtype), size)
-
-        support = nn.functional.interpolate(source.support.to(keypoints_next.dtype), size=size,
-                                            mode="bilinear", align_corners=False)
-        previous_support = nn.functional.interpolate(previous.support.to(keypoints_next.dtype),
-                                                     size=size, mode="bilinear", align_corners=False)
-        source_full = full(source.flow)
-        flows = PriorFlows(full(previous.flow) * previous_support, source_full * support, support)
-        return flows, source_full
+        batch = keypoints_next.shape[0]
+        target = on_coarse_grid(keypoints_next).repeat(2, 1, 1)
+        sources = on_coarse_grid(torch.cat([keypoints, source_keypoints]))
+        flows = keypoint_flow(target, sources, *coarse, min_confidence=self.config.prior.min_confidence)
+        dtype = keypoints_next.dtype
+        flow = resize_flow(flows.flow.to(dtype), size)  # (2B, 2, H, W)
+        support = nn.functional.interpolate(flows.support.to(dtype), size=size, mode="bilinear",
+                                            align_corners=False)
+        stilled = flow * support
+        source_full = flow[batch:]
+        return PriorFlows(stilled[:batch], stilled[batch:], support[batch:]), source_full
 
     @staticmethod
     def _pixel_source_flow(source_full: Tensor, prior: PriorFlows, finest: FlowField) -> Tensor:

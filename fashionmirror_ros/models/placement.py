@@ -67,6 +67,12 @@ def keypoint_placement(landmarks: Tensor, keypoints: Tensor, image_size: int,
     """theta (B, 2, 3): output (frame) coordinates -> C coordinates. ``landmarks`` from
     ``garment_landmarks`` (C and the frame share ``image_size``); ``keypoints`` (B, 137, 3) of
     the frame. Where the neck or both shoulders are not seen the identity is returned."""
+    with torch.autocast(device_type=keypoints.device.type, enabled=False):  # float32 geometry
+        return _keypoint_placement(landmarks.float(), keypoints.float(), image_size, min_confidence)
+
+
+def _keypoint_placement(landmarks: Tensor, keypoints: Tensor, image_size: int,
+                        min_confidence: float) -> Tensor:
     neck = keypoints[:, BODY["Neck"]]
     right, left = keypoints[:, BODY["RShoulder"]], keypoints[:, BODY["LShoulder"]]
     mid_hip = keypoints[:, BODY["MidHip"]]

@@ -24,9 +24,8 @@ How
   forearm turned by 90 degrees maps a pixel beside it onto the source's legs), so the person
   layer is kept only where the support is. Arms get a short reach, the torso and legs a long one
   (garments are wider than the capsules).
-- ``identity_distance`` (optional) adds a still "background" part at that distance from every
-  pixel: far from the body the flow falls to zero, so feature maps that hold the background do not
-  drag it along. For the person layer (masked by the source person mask) leave it off.
+- Feature maps hold the background too: the model multiplies the flow by its support, so far
+  from the body the flow falls to zero and the background is not dragged along.
 Coordinates are pixel centres (x right, y down), as in the keypoint arrays.
 """
 from __future__ import annotations
@@ -136,121 +135,122 @@ def _affine(target: Tensor, source: Tensor, weight: Tensor) -> tuple[Tensor, Ten
 
 
 def _segment_distance(px: Tensor, py: Tensor, a: Tensor, b: Tensor) -> Tensor:
-    """Distance of pixels (H, W) to segments a-b (B, 2) -> (B, H, W)."""
-    ax, ay = a[:, 0, None, None], a[:, 1, None, None]
-    dx, dy = (b - a)[:, 0, None, None], (b - a)[:, 1, None, None]
+    """Distance of pixels (H, W) to segments a-b (..., 2) -> (..., H, W)."""
+    ax, ay = a[..., 0, None, None], a[..., 1, None, None]
+    dx, dy = (b - a)[..., 0, None, None], (b - a)[..., 1, None, None]
     length2 = (dx * dx + dy * dy).clamp_min(_EPS)
     along = (((px - ax) * dx + (py - ay) * dy) / length2).clamp(0.0, 1.0)
     return torch.hypot(px - ax - along * dx, py - ay - along * dy)
 
 
 def _quad_distance(px: Tensor, py: Tensor, corners: Tensor) -> Tensor:
-    """Distance of pixels to a quad (B, 4, 2) given in order around it; 0 inside."""
-    edges = [_segment_distance(px, py, corners[:, i], corners[:, (i + 1) % 4]) for i in range(4)]
-    outline = torch.stack(edges).amin(0)
-    signs = []
-    for i in range(4):
-        a, b = corners[:, i], corners[:, (i + 1) % 4]
-        signs.append((b[:, 0, None, None] - a[:, 0, None, None]) * (py - a[:, 1, None, None])
-                     - (b[:, 1, None, None] - a[:, 1, None, None]) * (px - a[:, 0, None, None]))
-    signs = torch.stack(signs)
-    inside = (signs >= 0).all(0) | (signs <= 0).all(0)
+    """Distance of pixels to a quad (B, 4, 2) given in order around it; 0 inside -> (B, H, W)."""
+    following = corners.roll(-1, dims=1)
+    outline = _segment_distance(px, py, corners, following).amin(1)  # (B, H, W)
+    ax, ay = corners[..., 0, None, None], corners[..., 1, None, None]
+    bx, by = following[..., 0, None, None], following[..., 1, None, None]
+    signs = (bx - ax) * (py - ay) - (by - ay) * (px - ax)  # (B, 4, H, W)
+    inside = (signs >= 0).all(1) | (signs <= 0).all(1)
     return torch.where(inside, torch.zeros_like(outline), outline)
 
 
-def _valid(keypoints: Tensor, indices, min_confidence: float) -> Tensor:
-    return (keypoints[:, list(indices), 2] >= min_confidence).all(-1)
-
-
-def _body_scale(target: Tensor, min_confidence: float) -> Tensor:
+def _body_scale(target: Tensor, seen: Tensor) -> Tensor:
     """Neck to mid-hip length (B,), or 1.3 x the shoulder width where the hips are missing."""
     neck, mid_hip = target[:, BODY["Neck"], :2], target[:, BODY["MidHip"], :2]
     torso = torch.linalg.norm(neck - mid_hip, dim=-1)
     shoulders = torch.linalg.norm(target[:, BODY["RShoulder"], :2] - target[:, BODY["LShoulder"], :2], dim=-1)
-    has_torso = _valid(target, (BODY["Neck"], BODY["MidHip"]), min_confidence)
+    has_torso = seen[:, BODY["Neck"]] & seen[:, BODY["MidHip"]]
     return torch.where(has_torso, torso, 1.3 * shoulders).clamp_min(4.0)
 
 
-def _parts(target: Tensor, source: Tensor, px: Tensor, py: Tensor, scale: Tensor, min_confidence: float):
-    """Per part: (matrix (B,2,2), shift (B,2), distance (B,H,W), valid (B,), support reach in
-    pixels (B,1,1)); scale (B, 1, 1)."""
-    seen = (target[..., 2] >= min_confidence) & (source[..., 2] >= min_confidence)  # (B, 137)
-    parts = []
+_LIMB_STARTS = [limb.start for limb in LIMBS]
+_LIMB_ENDS = [limb.end for limb in LIMBS]
+
+
+class _Parts(NamedTuple):
+    """Every part of a batch, parts along dim 1: torso, head, then the LIMBS."""
+
+    matrix: Tensor  # (B, K, 2, 2) target -> source
+    shift: Tensor  # (B, K, 2)
+    distance: Tensor  # (B, K, H, W) of each pixel to the part's target region
+    valid: Tensor  # (B, K) bool
+    reach: Tensor  # (B, K, 1, 1) support reach in pixels
+    scale: Tensor  # (B, 1, 1, 1) body scale in pixels
+
+
+def _parts(target: Tensor, source: Tensor, px: Tensor, py: Tensor, min_confidence: float) -> _Parts:
+    seen_target = target[..., 2] >= min_confidence
+    seen = seen_target & (source[..., 2] >= min_confidence)  # (B, 137)
+    scale = _body_scale(target, seen_target)[:, None]  # (B, 1)
     torso = list(TORSO_POINTS)
-    weight = seen[:, torso].to(target.dtype)
-    matrix, shift = _affine(target[:, torso, :2], source[:, torso, :2], weight)
-    quad_seen = seen[:, list(TORSO_QUAD)].all(-1)
-    distance = _quad_distance(px, py, target[:, list(TORSO_QUAD), :2]) + TORSO_MARGIN * scale
-    parts.append((matrix, shift, distance, quad_seen, TORSO_SUPPORT_REACH * scale))
+    torso_matrix, torso_shift = _affine(target[:, torso, :2], source[:, torso, :2], seen[:, torso].to(target.dtype))
+    torso_distance = _quad_distance(px, py, target[:, list(TORSO_QUAD), :2]) + TORSO_MARGIN * scale[..., None]
 
     head = list(HEAD_POINTS) + [BODY["Neck"]]
-    weight = seen[:, head].to(target.dtype)
-    matrix, shift = _similarity(target[:, head, :2], source[:, head, :2], weight)
+    head_matrix, head_shift = _similarity(target[:, head, :2], source[:, head, :2], seen[:, head].to(target.dtype))
     face_weight = seen[:, list(HEAD_POINTS)].to(target.dtype)
     centre = ((face_weight[..., None] * target[:, list(HEAD_POINTS), :2]).sum(1)
               / face_weight.sum(1, keepdim=True).clamp_min(_EPS))
-    distance = (_segment_distance(px, py, target[:, BODY["Neck"], :2], centre)
-                - HEAD_RADIUS * scale).clamp_min(0.0)
-    parts.append((matrix, shift, distance, seen[:, BODY["Neck"]] & (face_weight.sum(1) >= 1),
-                  HEAD_SUPPORT_REACH * scale))
+    head_distance = (_segment_distance(px, py, target[:, BODY["Neck"], :2], centre)
+                     - HEAD_RADIUS * scale[..., None]).clamp_min(0.0)
 
-    for limb in LIMBS:
-        ends = [limb.start, limb.end]
-        matrix, shift = _similarity(target[:, ends, :2], source[:, ends, :2],
-                                    torch.ones_like(target[:, ends, 0]))
-        start, end = target[:, limb.start, :2], target[:, limb.end, :2]
-        reach_end = end + limb.reach * (end - start)
-        distance = (_segment_distance(px, py, start, reach_end) - limb.radius * scale).clamp_min(0.0)
-        parts.append((matrix, shift, distance, seen[:, ends].all(-1), limb.support_reach * scale))
-    return parts
+    # all limbs at once: (B, L, 2 points, 2)
+    ends_target = torch.stack([target[:, _LIMB_STARTS, :2], target[:, _LIMB_ENDS, :2]], 2)
+    ends_source = torch.stack([source[:, _LIMB_STARTS, :2], source[:, _LIMB_ENDS, :2]], 2)
+    limb_matrix, limb_shift = _similarity(ends_target, ends_source, torch.ones_like(ends_target[..., 0]))
+    limb_reach = target.new_tensor([limb.reach for limb in LIMBS])[None, :, None]
+    start, end = ends_target[:, :, 0], ends_target[:, :, 1]
+    limb_radius = target.new_tensor([limb.radius for limb in LIMBS])[None, :, None, None]
+    limb_distance = (_segment_distance(px, py, start, end + limb_reach * (end - start))
+                     - limb_radius * scale[..., None, None]).clamp_min(0.0)
+    limb_valid = seen[:, _LIMB_STARTS] & seen[:, _LIMB_ENDS]
+
+    support_reach = target.new_tensor([TORSO_SUPPORT_REACH, HEAD_SUPPORT_REACH]
+                                      + [limb.support_reach for limb in LIMBS])
+    return _Parts(
+        torch.cat([torso_matrix[:, None], head_matrix[:, None], limb_matrix], 1),
+        torch.cat([torso_shift[:, None], head_shift[:, None], limb_shift], 1),
+        torch.cat([torso_distance[:, None], head_distance[:, None], limb_distance], 1),
+        torch.cat([seen[:, list(TORSO_QUAD)].all(-1, keepdim=True),
+                   (seen[:, BODY["Neck"]] & (face_weight.sum(1) >= 1))[:, None], limb_valid], 1),
+        (support_reach[None] * scale)[..., None, None], scale[..., None, None])
 
 
 def keypoint_flow(target: Tensor, source: Tensor, height: int, width: int,
-                  min_confidence: float = DEFAULT_MIN_CONFIDENCE,
-                  identity_distance: float | None = None) -> PartFlow:
+                  min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> PartFlow:
     """Backward flow (B, 2, H, W), channel 0 = x, 1 = y, in pixels: target pixel p takes the source
     pixel p + flow(p); and its support (B, 1, H, W). ``target``, ``source``: (B, 137, 3) keypoints
     in pixels of an H x W image."""
     if target.shape != source.shape or target.dim() != 3 or target.shape[-2:] != (137, 3):
         raise ValueError(f"expected two (B, 137, 3) keypoint tensors, got {tuple(target.shape)} "
                          f"and {tuple(source.shape)}")
-    dtype = torch.float32 if not target.is_floating_point() else torch.promote_types(target.dtype, torch.float32)
+    # geometry stays in float32 under bf16 autocast (least squares, pixel coordinates)
+    with torch.autocast(device_type=target.device.type, enabled=False):
+        return _keypoint_flow(target, source, height, width, min_confidence)
+
+
+def _keypoint_flow(target: Tensor, source: Tensor, height: int, width: int, min_confidence: float) -> PartFlow:
+    dtype = torch.promote_types(target.dtype, torch.float32) if target.is_floating_point() else torch.float32
     target = torch.nan_to_num(target.to(dtype), nan=0.0)
     source = torch.nan_to_num(source.to(dtype), nan=0.0)
     py = torch.arange(height, dtype=dtype, device=target.device)[:, None].expand(height, width)
     px = torch.arange(width, dtype=dtype, device=target.device)[None, :].expand(height, width)
-    scale = _body_scale(target, min_confidence)[:, None, None]
-    parts = _parts(target, source, px, py, scale, min_confidence)
+    parts = _parts(target, source, px, py, min_confidence)
     sigma = BLEND_SIGMA_AT_256 * min(height, width) / 256.0
-    logits = torch.stack([
-        torch.where(valid[:, None, None], -distance.square() / (2 * sigma * sigma),
-                    torch.full_like(distance, -torch.inf))
-        for _, _, distance, valid, _ in parts], 1)  # (B, K, H, W)
-    if identity_distance is not None:
-        still = torch.full_like(logits[:, :1], -identity_distance ** 2 / (2 * sigma * sigma))
-        logits = torch.cat([logits, still], 1)
-    any_part = torch.isfinite(logits).any(1, keepdim=True)
-    weights = torch.softmax(torch.where(any_part, logits, torch.zeros_like(logits)), 1)
-    weights = torch.where(any_part, weights, torch.zeros_like(weights))
-    matrices = torch.stack([part[0] for part in parts], 1)  # (B, K, 2, 2)
-    shifts = torch.stack([part[1] for part in parts], 1)  # (B, K, 2)
-    # each part keeps the layer up to its own reach; a pixel's support follows its blend weights
-    part_support = torch.stack([(1.0 - (distance - reach) / (SUPPORT_FADE * scale)).clamp(0.0, 1.0)
-                                for _, _, distance, _, reach in parts], 1)
-    support = (weights[:, :len(parts)] * part_support).sum(1, keepdim=True)
-    if identity_distance is not None:
-        eye = torch.eye(2, dtype=dtype, device=target.device).expand(target.shape[0], 1, 2, 2)
-        matrices = torch.cat([matrices, eye], 1)
-        shifts = torch.cat([shifts, torch.zeros_like(shifts[:, :1])], 1)
+    valid = parts.valid[..., None, None]  # (B, K, 1, 1)
+    logits = torch.where(valid, -parts.distance.square() / (2 * sigma * sigma), -torch.inf)
+    any_part = parts.valid.any(1)[:, None, None, None]  # (B, 1, 1, 1)
+    weights = torch.softmax(torch.where(any_part, logits, 0.0), 1) * any_part  # (B, K, H, W)
     # blend the affine maps per pixel, then apply: q = (sum_k w_k M_k) p + sum_k w_k b_k
-    blended = torch.einsum("bkhw,bkij->bijhw", weights, matrices)
-    offset = torch.einsum("bkhw,bki->bihw", weights, shifts)
-    qx = blended[:, 0, 0] * px + blended[:, 0, 1] * py + offset[:, 0]
-    qy = blended[:, 1, 0] * px + blended[:, 1, 1] * py + offset[:, 1]
-    moved = any_part[:, 0]
-    flow_x = torch.where(moved, qx - px, torch.zeros_like(qx))
-    flow_y = torch.where(moved, qy - py, torch.zeros_like(qy))
-    return PartFlow(torch.stack([flow_x, flow_y], 1), support)
+    blended = torch.einsum("bkhw,bkij->bijhw", weights, parts.matrix)
+    offset = torch.einsum("bkhw,bki->bihw", weights, parts.shift)
+    flow_x = (blended[:, 0, 0] - 1.0) * px + blended[:, 0, 1] * py + offset[:, 0]
+    flow_y = blended[:, 1, 0] * px + (blended[:, 1, 1] - 1.0) * py + offset[:, 1]
+    flow = torch.stack([flow_x, flow_y], 1) * any_part
+    # each part keeps the layer up to its own reach; a pixel's support follows its blend weights
+    part_support = (1.0 - (parts.distance - parts.reach) / (SUPPORT_FADE * parts.scale)).clamp(0.0, 1.0)
+    support = (weights * part_support).sum(1, keepdim=True)
+    return PartFlow(flow, support)
 
 
 def sampling_grid(flow: Tensor) -> Tensor:

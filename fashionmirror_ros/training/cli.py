@@ -36,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="take only these networks from --init-from (default: all)")
     parser.add_argument("--tryon-share", type=float, default=defaults.tryon_share,
                         help="share of samples wearing another clip's garment (generated data)")
+    parser.add_argument("--body-only-share", type=float, default=defaults.body_only_share,
+                        help="share of samples with body keypoints only (no hands, no face)")
     parser.add_argument("--resume", action="store_true", help="continue from <output>/latest")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--device", default=defaults.device)
@@ -53,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         learning_rate=args.lr, data=args.data, train_clips=args.train_clips, workers=args.workers,
         log_every=args.log_every, checkpoint_every=args.checkpoint_every, init_from=args.init_from,
         init_networks=tuple(args.init_networks), tryon_share=args.tryon_share,
+        body_only_share=args.body_only_share,
         resume=args.resume, seed=args.seed, device=args.device, threads=args.threads,
         vgg_weights=args.vgg_weights, loss_overrides=dict(args.loss), max_minutes=args.max_minutes)
     trainer = Trainer(config)

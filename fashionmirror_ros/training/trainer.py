@@ -59,6 +59,8 @@ class TrainConfig:
     init_networks: tuple[str, ...] = ()
     # share of samples where the person wears another clip's garment (generated data only)
     tryon_share: float = 0.0
+    # share of samples with the body keypoints only (the live path's body-only pose estimator)
+    body_only_share: float = 0.0
     resume: bool = False
     seed: int = 0
     device: str = "auto"
@@ -164,7 +166,8 @@ class Trainer:
         self.optimizer = torch.optim.Adam(parameters, lr=config.learning_rate)
         self.dataset = ClipSampleDataset(training_clips(config, self.model_config.image_size),
                                          config.frames_per_sample, config.max_skip, seed=config.seed,
-                                         tryon_share=config.tryon_share if config.data == "synthetic" else 0.0)
+                                         tryon_share=config.tryon_share if config.data == "synthetic" else 0.0,
+                                         body_only_share=config.body_only_share)
         self.step = 0
         if config.resume and (self.output / LATEST).exists():
             self._resume(self.output / LATEST)
