@@ -329,13 +329,29 @@ def _realtime() -> ModelConfig:
 PRESETS: dict[str, ModelConfig] = {"paper": _paper(), "realtime": _realtime()}
 
 
+def _realtime_without(**prior_switches: bool) -> ModelConfig:
+    realtime = _realtime()
+    return dataclasses.replace(realtime, name=realtime.name,
+                               prior=dataclasses.replace(realtime.prior, **prior_switches))
+
+
+# The realtime preset with parts of the prior switched off, for the ablation of issue 11 (trained
+# and scored like the preset itself; their checkpoints say "realtime" with their switches).
+ABLATIONS: dict[str, ModelConfig] = {
+    "realtime_literal": _realtime_without(enabled=False),  # the paper's eq. 8 as it stands
+    "realtime_prior_only": _realtime_without(warped_source_boost=False, composition=False),
+    "realtime_no_composition": _realtime_without(composition=False),
+}
+
+
 def get_preset(name: str) -> ModelConfig:
-    """The preset called ``name``; ``ValueError`` naming the valid presets otherwise."""
-    try:
+    """The preset (or ablation variant) called ``name``; ``ValueError`` naming the valid ones."""
+    if name in PRESETS:
         return PRESETS[name]
-    except KeyError:
-        raise ValueError(f"unknown model preset {name!r}; valid presets: "
-                         f"{', '.join(sorted(PRESETS))}") from None
+    if name in ABLATIONS:
+        return ABLATIONS[name]
+    raise ValueError(f"unknown model preset {name!r}; valid presets: "
+                     f"{', '.join(sorted(PRESETS))} (ablations: {', '.join(sorted(ABLATIONS))})")
 
 
 def tiny_config(image_size: int = 64, prior: bool = False) -> ModelConfig:
