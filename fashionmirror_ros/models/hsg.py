@@ -42,7 +42,8 @@ With the keypoint prior (ours, ``PriorConfig``; the ``paper`` preset keeps the l
   frame's pose before they are added, instead of being added where h^s stood.
 - ``garment_placement``: theta = the keypoint placement of C (``placement``) + the STN's
   correction (the STN's output minus the identity it starts from).
-- ``composition``: three full-resolution candidates, the person layer of h^s (clothes removed
+- ``composition``: M_c^{t+1} is united with the keypoint placement of C's mask and kept off the
+  face (``cloth_mask_with_placement``), then three full-resolution candidates, the person layer of h^s (clothes removed
   by M_r) pixel-warped along F^s and laid over h^s's background, C placed by theta, and the
   decoder's image, are blended by a softmax over three logits the decoder predicts. The decoder
   also sees the two pixel candidates (at stride 2), so it knows what they hold. The logits start
@@ -132,6 +133,7 @@ class PixelPrior(NamedTuple):
     source_flow: Tensor  # (B, 2, H, W) p^{t+1} -> p^0 in pixels, prior + SFE residual
     support: Tensor  # (B, 1, H, W) where the warped person layer is kept
     placement: Tensor  # (B, 2, 3) the keypoint placement of C (affine_grid theta)
+    face: Tensor  # (B, 1, H, W) where the face is (pose/part_flow.face_region): never a garment
 
 
 class HSGOutput(NamedTuple):
@@ -203,6 +205,8 @@ class HumanSequenceGenerator(nn.Module):
                                 flow_fields: Sequence[FlowField], pixels: PixelInputs | None = None,
                                 pixel_prior: PixelPrior | None = None) -> HSGOutput:
         fields = self._fields_by_stride(flow_fields)
+        if self.composes:
+            cloth_mask_next = self.cloth_mask_with_placement(cloth_mask_next, pixels, pixel_prior)
         previous_features = self._at_strides(self.human_encoder(previous_masked))
         mask_features = self._at_strides(self.mask_encoder(cloth_mask_next))
         coarsest = max(self.attentive_strides)
@@ -237,6 +241,15 @@ class HumanSequenceGenerator(nn.Module):
         source_boost = self.config.lambda_hs * e_m_s * selection
         garment_term = lambda_ci * GarmentSTN.warp(e_c, theta) * e_mc
         return warped_previous + source_boost + garment_term
+
+    @staticmethod
+    def cloth_mask_with_placement(cloth_mask: Tensor, pixels: PixelInputs, prior: PixelPrior) -> Tensor:
+        """M_c^{t+1} as HSG uses it with the composition: CMN's mask united with where the
+        keypoint placement puts C, minus the face. CMN learned its masks on generated people
+        and misses real ones (on a real photo it marked the neck and the background); the
+        placement comes from the pose, which MediaPipe finds on real people as well."""
+        placed = GarmentSTN.warp(pixels.garment_mask, prior.placement).clamp(0.0, 1.0)
+        return torch.maximum(cloth_mask, placed) * (1.0 - prior.face)
 
     @staticmethod
     def pixel_candidates(pixels: PixelInputs, prior: PixelPrior, theta: Tensor) -> tuple[Tensor, ...]:
