@@ -108,6 +108,21 @@ def plot_losses(log_path: Path, png_path: Path) -> None:
     loss_curve(series, png_path, log_y=True)
 
 
+def forget_logged_steps_after(log_path: Path, step: int) -> None:
+    """Drop the log rows of steps after ``step``: a resumed run repeats them from its checkpoint,
+    and the log must read as one run."""
+    if not log_path.exists():
+        return
+    with log_path.open() as handle:
+        rows = list(csv.reader(handle))
+    if not rows:
+        return
+    kept = [rows[0]] + [row for row in rows[1:] if row and int(row[0]) <= step]
+    if len(kept) != len(rows):
+        with log_path.open("w", newline="") as handle:
+            csv.writer(handle).writerows(kept)
+
+
 class Distributed:
     """torchrun's environment, or a single process."""
 
@@ -226,6 +241,8 @@ class Trainer:
         load_state_into(self.model, directory)
         load_optimizer(directory, self.optimizer, state["param_groups"])
         self.step = int(state["step"])
+        if self.dist.is_main:
+            forget_logged_steps_after(self.output / "log.csv", self.step)
 
     # ---- the loop -----------------------------------------------------------------------
     def train(self) -> dict[str, float]:
