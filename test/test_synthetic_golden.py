@@ -18,7 +18,6 @@ the comparison runs only where the fixture's platform matches and says why it sk
 from __future__ import annotations
 
 import argparse
-import ast
 import hashlib
 import json
 from pathlib import Path
@@ -157,17 +156,10 @@ def platform() -> dict:
 
 
 def public_names() -> list[str]:
-    """The names the generator's source defines at top level without a leading underscore:
-    what `from fashionmirror_ros.data.synthetic import X` may ask for (imports excluded)."""
-    tree = ast.parse(Path(synthetic.__file__).read_text())
-    names = set()
-    for statement in tree.body:
-        if isinstance(statement, (ast.FunctionDef, ast.ClassDef)):
-            names.add(statement.name)
-        elif isinstance(statement, ast.Assign):
-            for target in statement.targets:
-                names.update(node.id for node in ast.walk(target) if isinstance(node, ast.Name))
-    return sorted(name for name in names if not name.startswith("_"))
+    """The names `from fashionmirror_ros.data.synthetic import X` may ask for. (The fixture's
+    list was read from the single-file generator's top-level definitions; the package lists
+    the same names in its __all__.)"""
+    return sorted(synthetic.__all__)
 
 
 def write_fixture() -> None:
