@@ -31,6 +31,7 @@ GARMENT = topics.absolute(topics.GARMENT_IMAGE)
 TRYON = topics.absolute(topics.TRYON_IMAGE)
 KEYPOINTS = topics.absolute(topics.POSE_KEYPOINTS)
 SOURCE_KEYPOINTS = topics.absolute(topics.SOURCE_KEYPOINTS)
+SOURCE_PERSON = topics.absolute(topics.SOURCE_PERSON_MASK)
 MASKS = topics.absolute(topics.CMN_MASKS)
 
 NODES = ("pose_node", "cmn_node", "hsg_node")
@@ -629,6 +630,7 @@ def test_non_finite_network_output_is_an_error_and_nothing_is_published(tmp_path
     import rclpy
     from diagnostic_msgs.msg import DiagnosticStatus
     from rclpy.context import Context
+    from sensor_msgs.msg import Image
     from std_msgs.msg import Header
 
     from fashionmirror_ros.msg import PoseKeypoints, TryOnMasks
@@ -652,8 +654,11 @@ def test_non_finite_network_output_is_an_error_and_nothing_is_published(tmp_path
         driver.publish_inputs(clip.frames[0], clip.garment, clip.keypoints[0], source_stamp)
         masks_pub = driver.node.create_publisher(TryOnMasks, MASKS, LATCHED_QOS)
         keypoints_pub = driver.node.create_publisher(PoseKeypoints, KEYPOINTS, OUTPUT_QOS)
-        mask = (clip.cloth_masks[0] * 255).astype(np.uint8)
         header = Header(stamp=source_stamp, frame_id="camera")
+        # What pose_node (not running here) latches for the source: the person in it.
+        person_pub = driver.node.create_publisher(Image, SOURCE_PERSON, LATCHED_QOS)
+        person_pub.publish(mono_image_msg((clip.person_masks[0] * 255).astype(np.uint8), header))
+        mask = (clip.cloth_masks[0] * 255).astype(np.uint8)
         masks_pub.publish(TryOnMasks(header=header, removed_mask=mono_image_msg(mask, header),
                                      cloth_mask=mono_image_msg(mask, header), multi_frame=False,
                                      source_crc=image_crc(clip.frames[0]), garment_crc=image_crc(clip.garment)))
