@@ -20,7 +20,7 @@ import yaml
 from conftest import requires_ros
 from fashionmirror_ros import topics
 from graph_harness import (ClipFeeder, GraphDriver, MemorySampler, percentiles_ms, quarter_medians,
-                           time_ns_of, untrained_checkpoint)
+                           running_graph, time_ns_of)
 
 pytestmark = requires_ros
 
@@ -36,9 +36,7 @@ MASKS = topics.absolute(topics.CMN_MASKS)
 
 NODES = ("pose_node", "cmn_node", "hsg_node")
 FPS = 15.0
-CLIP_FRAMES = 30
 FAULT_HOLD_S = 2.0
-STARTUP_TIMEOUT_S = 90
 OUTPUT_TIMEOUT_S = 20
 LOAD_FPS = 60.0
 LOAD_S = 32.0
@@ -112,7 +110,7 @@ class Rig:
         """`count` good camera frames (+ recorded keypoints) at `fps`; returns their stamps (ns)."""
         stamps = []
         for _ in range(count):
-            index = 1 + self.frame_index % CLIP_FRAMES
+            index = 1 + self.frame_index % (len(self.clip) - 1)
             self.frame_index += 1
             keypoints = self.clip.keypoints[index] if present else np.zeros_like(self.clip.keypoints[index])
             stamp = self.driver.now_stamp()
@@ -173,32 +171,11 @@ def params_file(directory: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def clip():
-    from fashionmirror_ros.data.synthetic import generate_clip, split_seed
-
-    return generate_clip(split_seed("test", 0), num_frames=CLIP_FRAMES + 1)
-
-
-@pytest.fixture(scope="module")
-def graph(tmp_path_factory, clip):
-    import rclpy
-
-    from fashionmirror_ros.nodes.supervisor import GraphSupervisor, graph_specs
-
+def graph(tmp_path_factory, stream_clip):
     directory = tmp_path_factory.mktemp("robustness")
-    checkpoint = untrained_checkpoint(directory / "checkpoint")
-    specs = graph_specs(estimator="recorded", model_parameters={"checkpoint": str(checkpoint)})
-    supervisor = GraphSupervisor(specs, params_file(directory), log_dir=directory / "logs").start().watch()
-    rclpy.init()
-    driver = GraphDriver("robustness_driver")
-    try:
-        up = driver.wait_for(lambda: set(NODES) <= set(driver.statuses()), STARTUP_TIMEOUT_S)
-        assert up, f"nodes did not come up: {supervisor.dead()}, see {directory / 'logs'}"
-        yield Rig(driver, supervisor, directory / "logs", clip)
-    finally:
-        driver.close()
-        rclpy.try_shutdown()
-        supervisor.stop()
+    with running_graph(directory, params_file=params_file(directory), driver_name="robustness_driver",
+                       watch=True) as (driver, supervisor):
+        yield Rig(driver, supervisor, directory / "logs", stream_clip)
 
 
 @pytest.fixture
@@ -624,32 +601,24 @@ def overflowing_checkpoint(directory: Path) -> Path:
     return directory
 
 
-def test_non_finite_network_output_is_an_error_and_nothing_is_published(tmp_path, clip):
+def test_non_finite_network_output_is_an_error_and_nothing_is_published(tmp_path, stream_clip):
     """cmn_node and hsg_node on an overflowing checkpoint, fed correct masks by the test: each
     reports ERROR (NonFiniteOutput) on /diagnostics, publishes nothing and stays up."""
-    import rclpy
     from diagnostic_msgs.msg import DiagnosticStatus
-    from rclpy.context import Context
     from sensor_msgs.msg import Image
     from std_msgs.msg import Header
 
     from fashionmirror_ros.msg import PoseKeypoints, TryOnMasks
     from fashionmirror_ros.nodes.common import LATCHED_QOS, OUTPUT_QOS, mono_image_msg
-    from fashionmirror_ros.nodes.supervisor import GraphSupervisor, NodeSpec
+    from fashionmirror_ros.nodes.supervisor import NodeSpec
     from fashionmirror_ros.pipeline.images import image_crc
 
+    clip = stream_clip
     checkpoint = overflowing_checkpoint(tmp_path / "overflow")
-    domain = int(os.environ["ROS_DOMAIN_ID"]) % 100 + 101  # apart from the module's graph
-    env = dict(os.environ, ROS_DOMAIN_ID=str(domain))
     specs = [NodeSpec(name, {"checkpoint": str(checkpoint)}) for name in ("cmn_node", "hsg_node")]
-    supervisor = GraphSupervisor(specs, params_file(tmp_path), respawn=False, log_dir=tmp_path / "logs",
-                                 env=env).start()
-    context = Context()
-    rclpy.init(context=context, domain_id=domain)
-    driver = GraphDriver("overflow_driver", context=context)
-    try:
-        assert driver.wait_for(lambda: {"cmn_node", "hsg_node"} <= set(driver.statuses()), STARTUP_TIMEOUT_S), \
-            f"nodes did not come up: {supervisor.dead()}"
+    domain = int(os.environ["ROS_DOMAIN_ID"]) % 100 + 101  # apart from the module's graph
+    with running_graph(tmp_path, specs, params_file=params_file(tmp_path), respawn=False,
+                       driver_name="overflow_driver", domain_id=domain) as (driver, supervisor):
         source_stamp = driver.stamp(0, FPS, base_s=500)
         driver.publish_inputs(clip.frames[0], clip.garment, clip.keypoints[0], source_stamp)
         masks_pub = driver.node.create_publisher(TryOnMasks, MASKS, LATCHED_QOS)
@@ -682,7 +651,3 @@ def test_non_finite_network_output_is_an_error_and_nothing_is_published(tmp_path
         assert not supervisor.dead(), f"a node died: {supervisor.dead()}"
         print(f"\ncmn_node: {error('cmn_node', 'NonFiniteOutput')[0].message}")
         print(f"hsg_node: {error('hsg_node', 'NonFiniteOutput')[0].message}")
-    finally:
-        driver.close()
-        rclpy.try_shutdown(context=context)
-        supervisor.stop()
