@@ -14,7 +14,8 @@ import typing
 from fashionmirror_ros.training.trainer import TrainConfig, Trainer
 
 
-def _loss_override(text: str) -> tuple[str, float]:
+def _name_and_number(text: str) -> tuple[str, float]:
+    """NAME=VALUE -> (NAME, float(VALUE)): one entry of a dict field (a LossConfig weight)."""
     key, _, value = text.partition("=")
     if not value:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
@@ -51,7 +52,7 @@ def _argument_options(config_field: dataclasses.Field, field_type: type) -> dict
     if typing.get_origin(field_type) is tuple:
         return {**options, "nargs": "*", "default": [], "choices": metadata.get("choices")}
     if field_type is dict:
-        return {**options, "type": _loss_override, "action": "append", "default": [],
+        return {**options, "type": _name_and_number, "action": "append", "default": [],
                 "metavar": "NAME=VALUE"}
     default = config_field.default
     options.update(default=None if default is dataclasses.MISSING else default,

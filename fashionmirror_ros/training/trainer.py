@@ -59,17 +59,16 @@ class TrainConfig:
     steps: int = 1000
     batch_size: int = 4  # per process; the paper: 4 on two GPUs
     frames_per_sample: int = option(FRAMES_PER_SAMPLE, flag="--frames",
-                                    help="frames per training sample (paper: 6)")  # per iteration
+                                    help="frames per training sample (paper: 6)")
     max_skip: int = MAX_SKIP  # the paper: 0-2 random skips between consecutive frames
     learning_rate: float = option(1e-4, flag="--lr")  # the paper: Adam, 1e-4
     data: str = option("synthetic", help="'synthetic' or the root folder of FashionVideo (UBC Fashion)")
     train_clips: int = 2000
-    clip_frames: int = option(60, on_command_line=False)
+    clip_frames: int = option(60, on_command_line=False)  # frames of each generated clip
     workers: int = 0
     log_every: int = 10
     checkpoint_every: int = 200
-    # e.g. the cmn stage's final
-    init_from: str | None = option(None, help="checkpoint to start from")
+    init_from: str | None = option(None, help="checkpoint to start from")  # e.g. the cmn stage's final
     init_networks: tuple[str, ...] = option(
         (), choices=NETWORKS, help="take only these networks from --init-from (default: all)")
     tryon_share: float = option(
