@@ -47,8 +47,9 @@ With the keypoint prior (ours, ``PriorConfig``; the ``paper`` preset keeps the l
   by M_r) pixel-warped along F^s and laid over h^s's background, C placed by theta, and the
   decoder's image, are blended by a softmax over three logits the decoder predicts. The decoder
   also sees the two pixel candidates (at stride 2), so it knows what they hold. The logits start
-  biased to the warped h^s outside M_c^{t+1} and to C inside it, so identity and texture are
-  copied where they exist and the decoder paints only where they do not.
+  biased to C where it is placed inside M_c^{t+1} and h^s has nothing left there (M_r removed
+  it), and to the warped h^s everywhere else, so identity and texture are copied where they
+  exist and the decoder paints only where they do not.
 """
 from __future__ import annotations
 
@@ -284,10 +285,12 @@ class HumanSequenceGenerator(nn.Module):
             else torch.sigmoid(output)
 
     def compose(self, output: Tensor, candidates: tuple[Tensor, ...], cloth_mask_next: Tensor) -> HSGOutput:
-        person, _, placed, placed_alpha = candidates
+        person, person_alpha, placed, placed_alpha = candidates
         painted, logits = output[:, :3], output[:, 3:]
-        garment_here = cloth_mask_next * placed_alpha
-        start = torch.cat([1.0 - cloth_mask_next, garment_here, torch.zeros_like(garment_here)], 1)
+        # C where it is placed, M_c wants it, and h^s has nothing left to show: M_r removed the
+        # clothes C replaces; trying on what one wears removes nothing and keeps h^s's pixels
+        garment_here = cloth_mask_next * placed_alpha * (1.0 - person_alpha)
+        start = torch.cat([1.0 - garment_here, garment_here, torch.zeros_like(garment_here)], 1)
         weights = torch.softmax(logits + self.composition_bias * start, 1)  # (B, 3, H, W)
         image = weights[:, 0:1] * person + weights[:, 1:2] * placed + weights[:, 2:3] * painted
         return HSGOutput(image, weights)
