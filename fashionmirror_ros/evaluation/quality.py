@@ -130,9 +130,11 @@ def photo_panel(models: dict, options: InferenceOptions, frames: int) -> np.ndar
     rows = [("camera", frames_at(case.frames))]
     for label in ("keypoint_warp",):
         rows.append((label, frames_at(baseline_answer(label, case).frames)))
-    rows.append(("model", frames_at(model_answer(models["model"], case, options).frames)))
+    kiosk = model_answer(models["model"], case, options, replace_worn_garment=True)
+    rows.append(("model", frames_at(kiosk.frames)))
     rows.append(("h^s | C", [case.source, case.garment]))
-    return panel(f"photo: astronaut wearing {garment_name} (a moving camera)", rows)
+    return panel(f"photo: astronaut wearing {garment_name} (a moving camera; hsg_node's kiosk "
+                 f"default replace_worn_garment)", rows)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
