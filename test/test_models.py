@@ -446,3 +446,22 @@ def test_model_info_cli_hooks_print_json(capsys):
     printed = json.loads(capsys.readouterr().out)
     assert printed["preset"] == "realtime" and printed["image_size"] == 64
     assert info.run(parser.parse_args(["--image-size", "8"])) == 2
+
+
+def test_same_garment_tells_the_worn_garment_from_another():
+    from fashionmirror_ros.data.synthetic import SyntheticFashionVideo
+    from fashionmirror_ros.models.garment_match import same_garment
+
+    clips = SyntheticFashionVideo("test", 6, num_frames=1)
+    as_image = lambda rgb: torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255  # noqa: E731
+    as_mask = lambda m: torch.from_numpy(m.astype("float32"))[None, None]  # noqa: E731
+    scores = {}
+    for i in range(6):
+        worn, other = clips[i], clips[(i + 1) % 6]
+        for label, garment in (("own", worn), ("other", other)):
+            scores[(i, label)] = float(same_garment(as_image(worn.frames[0]), as_mask(worn.cloth_masks[0]),
+                                                    as_image(garment.garment), as_mask(garment.garment_mask)))
+    assert sum(scores[(i, "own")] > 0.5 for i in range(6)) >= 5, scores
+    assert sum(scores[(i, "other")] < 0.5 for i in range(6)) >= 5, scores
+    empty = torch.zeros(1, 1, 8, 8)
+    assert float(same_garment(torch.rand(1, 3, 8, 8), empty, torch.rand(1, 3, 8, 8), empty)) == 0.0

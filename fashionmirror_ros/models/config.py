@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 NORM_KINDS = ("none", "instance", "batch")
-REMOVED_TARGETS = ("worn", "conflicting")
 BLOCK_KINDS = ("basic", "bottleneck")
 
 
@@ -202,10 +201,6 @@ class LossConfig:
     cmn_bce: float = 1.0
     cmn_patch: float = 1.0
     cmn_patch_size: int = 16  # patch side in pixels of the mask
-    # What M_r is trained to cover. "worn" (the paper): the source's clothes, always. "conflicting"
-    # (ours): the source's clothes only when C is another garment; trying on what one wears
-    # removes nothing, so h^s's own garment pixels stay (they are the best picture of it).
-    cmn_removed_target: str = "worn"
     # spatial human / clothes (eq. 10)
     human_l1: float = 5.0
     human_content: float = 0.5
@@ -231,8 +226,6 @@ class LossConfig:
 
     def __post_init__(self) -> None:
         _require(self.cmn_patch_size >= 1, "loss.cmn_patch_size must be >= 1")
-        _require(self.cmn_removed_target in REMOVED_TARGETS,
-                 f"loss.cmn_removed_target must be one of {REMOVED_TARGETS}")
         _require(self.correctness_chunk >= 1, "loss.correctness_chunk must be >= 1")
 
     def correctness_layer_for(self, stride: int) -> str:
@@ -329,7 +322,7 @@ def _realtime() -> ModelConfig:
         # (perceptual, style, sample correctness) are off; --loss NAME=VALUE with --vgg-weights
         # turns them back on. The person-region L1 focuses the budget on the person.
         loss=LossConfig(person_l1=5.0, human_content=0.0, human_style=0.0, clothes_content=0.0,
-                        flow_correctness=0.0, cmn_removed_target="conflicting"),
+                        flow_correctness=0.0),
     )
 
 

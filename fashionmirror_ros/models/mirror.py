@@ -34,7 +34,8 @@ from fashionmirror_ros.pose.part_flow import face_region, keypoint_flow
 from .cmn import CoAttentionMaskNetwork
 from .config import ModelConfig, get_preset
 from .hsg import HumanSequenceGenerator, PixelInputs, PixelPrior
-from .placement import garment_landmarks, keypoint_placement
+from .garment_match import same_garment
+from .placement import garment_footprint, garment_landmarks, keypoint_placement
 from .sfe import FlowField, PriorFlows, SkeletonFlowExtractor
 from .warping import resize_flow
 
@@ -121,15 +122,33 @@ class FashionMirror(nn.Module):
         return self.cloth_mask_multi(*inputs, garment)
 
     # -- the recurrence --------------------------------------------------------------------
-    def encode_session(self, inputs: SessionInputs) -> SessionEncoding:
+    def encode_session(self, inputs: SessionInputs, replace_worn_garment: bool = False) -> SessionEncoding:
+        """The cached encodings of a session. With the prior, M_r first becomes what the
+        generator removes (``removed_for_generation``)."""
         if self.uses_prior and (inputs.person_mask is None or inputs.background is None
                                 or inputs.garment_mask is None):
             raise ValueError("the keypoint prior needs the source's person mask and background "
                              "and the garment's mask")
+        if self.uses_prior:
+            inputs = inputs._replace(removed_mask=self.removed_for_generation(inputs, replace_worn_garment))
         source_masked = inputs.source * (1.0 - inputs.removed_mask)  # h_m^s
         landmarks = garment_landmarks(inputs.garment_mask) if self.uses_prior else None
         return SessionEncoding(inputs, self.hsg.encode_source(source_masked),
                                self.hsg.encode_garment(inputs.garment), landmarks)
+
+    def removed_for_generation(self, inputs: SessionInputs, replace_worn_garment: bool) -> Tensor:
+        """M_r as the realtime generator uses it (ours). CMN's M_r marks the clothes h^s wears;
+        when C is that garment (``same_garment``) they are kept: h^s's pixels are their best
+        picture. ``replace_worn_garment`` (a kiosk, whose catalogue never holds the garment worn)
+        removes instead, also what C covers on the person when placed on h^s: the realtime CMN
+        learned on generated people and misses clothes on real photos."""
+        removed = inputs.removed_mask
+        if replace_worn_garment:
+            covered = garment_footprint(inputs.garment_mask, inputs.source_keypoints,
+                                        self.config.image_size, self.config.prior.min_confidence)
+            return torch.maximum(removed, covered * inputs.person_mask)
+        same = same_garment(inputs.source, removed, inputs.garment, inputs.garment_mask)
+        return removed * (1.0 - same.view(-1, 1, 1, 1))
 
     @staticmethod
     def first_state(inputs: SessionInputs) -> FrameState:
