@@ -77,6 +77,58 @@ class NodeSpec:
         return argv
 
 
+SINGLE_PROCESS_NAME = "mirror_graph"
+
+
+@dataclass
+class ProcessGroupSpec:
+    """Several nodes in one process with one rclpy executor (`fashionmirror run --single-process`).
+
+    Each node keeps its own name, parameters (its overrides document is keyed by its fully
+    qualified name, as in separate processes) and remappings (given as node-specific rules,
+    `pose_node:camera/image_raw:=...`, so a remap meant for one node leaves the others alone)."""
+
+    members: list[NodeSpec]
+    name: str = SINGLE_PROCESS_NAME
+
+    @property
+    def namespace(self) -> str:
+        return self.members[0].namespace if self.members else ""
+
+    @property
+    def parameters(self) -> dict:
+        """Non-empty when any member has parameters (the supervisor then writes the overrides)."""
+        return {member.name: member.parameters for member in self.members if member.parameters}
+
+    def overrides_document(self) -> dict:
+        document = {}
+        for member in self.members:
+            if member.parameters:
+                document.update(member.overrides_document())
+        return document
+
+    def command(self, params_file: Path, overrides_file: Path | None = None) -> list[str]:
+        argv = [sys.executable, "-m", "fashionmirror_ros.nodes", "graph",
+                ",".join(member.name for member in self.members), "--ros-args",
+                "--params-file", str(params_file)]
+        if overrides_file is not None:
+            argv += ["--params-file", str(overrides_file)]
+        if self.namespace:
+            argv += ["-r", f"__ns:={normalize_namespace(self.namespace)}"]
+        for member in self.members:
+            for source, target in member.remappings.items():
+                argv += ["-r", f"{member.name}:{source}:={target}"]
+        return argv
+
+
+def in_one_process(specs: list[NodeSpec], names=GRAPH_NODES) -> list:
+    """The three graph nodes of `specs` as one ProcessGroupSpec (first, in their order), the
+    other nodes (mirror_view, garment_catalog) still in their own processes."""
+    members = [spec for spec in specs if spec.name in names]
+    others = [spec for spec in specs if spec.name not in names]
+    return ([ProcessGroupSpec(members)] if members else []) + others
+
+
 def parameter_value(value):
     """A launch-style string value ('true', '2', '0.5', 'cpu') as the typed YAML value a node
     expects; other values pass unchanged."""
@@ -103,7 +155,7 @@ class RunningNode:
 class GraphSupervisor:
     """Starts, watches, restarts and stops the node processes."""
 
-    def __init__(self, specs: list[NodeSpec], params_file: Path | None = None, respawn: bool = True,
+    def __init__(self, specs: list, params_file: Path | None = None, respawn: bool = True,
                  log_dir: Path | None = None, env: dict | None = None,
                  respawn_max_retries: int | None = RESPAWN_MAX_RETRIES):
         self.specs = specs
