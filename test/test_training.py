@@ -74,3 +74,16 @@ def test_torchrun_two_cpu_processes_on_gloo_keep_identical_replicas(tmp_path):
     first, second = state["replica_checksums"]
     assert first == pytest.approx(second, rel=1e-12, abs=1e-9)
     assert len(log_rows(tmp_path / "log.csv")) == 3  # rank 0 alone logs
+
+
+def test_removed_mask_target_is_the_worn_garment_or_only_what_conflicts():
+    import torch
+
+    from fashionmirror_ros.training.steps import removed_target
+
+    worn = torch.ones(2, 1, 4, 4)
+    batch = {"source_cloth_mask": worn, "clip_index": torch.tensor([3, 5]),
+             "garment_index": torch.tensor([3, 9])}  # sample 0 wears its own garment, 1 tries one on
+    assert torch.equal(removed_target(batch, "worn"), worn)
+    conflicting = removed_target(batch, "conflicting")
+    assert conflicting[0].sum() == 0 and torch.equal(conflicting[1], worn[1])

@@ -36,7 +36,10 @@ class EvalCase:
     protocol: str
     source: np.ndarray  # h^s (H, W, 3) uint8
     source_person_mask: np.ndarray  # (H, W) uint8 {0, 1}
-    source_cloth_mask: np.ndarray | None  # true M_r (H, W) {0, 1}, None when unknown
+    # what M_r must cover (H, W) {0, 1}: the source's clothes in a try-on; None when unknown or,
+    # in reconstruction, not defined alike for every model (the paper removes the clothes worn,
+    # the realtime preset removes nothing when C is the garment worn)
+    source_cloth_mask: np.ndarray | None
     garment: np.ndarray  # C (H, W, 3) uint8
     garment_mask: np.ndarray  # (H, W) uint8 {0, 1}
     keypoints: np.ndarray  # (T, 137, 3): [0] = pose of h^s, [t] = driving pose of frame t
@@ -56,7 +59,7 @@ def _from_clip(name: str, protocol: str, source_clip, target_clip) -> EvalCase:
     return EvalCase(
         name=name, protocol=protocol, source=source_clip.frames[0],
         source_person_mask=source_clip.person_masks[0],
-        source_cloth_mask=source_clip.cloth_masks[0] if known_cloth else None,
+        source_cloth_mask=source_clip.cloth_masks[0] if known_cloth and protocol == "tryon" else None,
         garment=target_clip.garment, garment_mask=target_clip.garment_mask,
         keypoints=target_clip.keypoints, frames=target_clip.frames[1:],
         person_masks=target_clip.person_masks[1:],

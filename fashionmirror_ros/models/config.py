@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 NORM_KINDS = ("none", "instance", "batch")
+REMOVED_TARGETS = ("worn", "conflicting")
 BLOCK_KINDS = ("basic", "bottleneck")
 
 
@@ -201,6 +202,10 @@ class LossConfig:
     cmn_bce: float = 1.0
     cmn_patch: float = 1.0
     cmn_patch_size: int = 16  # patch side in pixels of the mask
+    # What M_r is trained to cover. "worn" (the paper): the source's clothes, always. "conflicting"
+    # (ours): the source's clothes only when C is another garment; trying on what one wears
+    # removes nothing, so h^s's own garment pixels stay (they are the best picture of it).
+    cmn_removed_target: str = "worn"
     # spatial human / clothes (eq. 10)
     human_l1: float = 5.0
     human_content: float = 0.5
@@ -226,6 +231,8 @@ class LossConfig:
 
     def __post_init__(self) -> None:
         _require(self.cmn_patch_size >= 1, "loss.cmn_patch_size must be >= 1")
+        _require(self.cmn_removed_target in REMOVED_TARGETS,
+                 f"loss.cmn_removed_target must be one of {REMOVED_TARGETS}")
         _require(self.correctness_chunk >= 1, "loss.correctness_chunk must be >= 1")
 
     def correctness_layer_for(self, stride: int) -> str:
@@ -322,20 +329,36 @@ def _realtime() -> ModelConfig:
         # (perceptual, style, sample correctness) are off; --loss NAME=VALUE with --vgg-weights
         # turns them back on. The person-region L1 focuses the budget on the person.
         loss=LossConfig(person_l1=5.0, human_content=0.0, human_style=0.0, clothes_content=0.0,
-                        flow_correctness=0.0),
+                        flow_correctness=0.0, cmn_removed_target="conflicting"),
     )
 
 
 PRESETS: dict[str, ModelConfig] = {"paper": _paper(), "realtime": _realtime()}
 
 
+def _realtime_without(**prior_switches: bool) -> ModelConfig:
+    realtime = _realtime()
+    return dataclasses.replace(realtime, name=realtime.name,
+                               prior=dataclasses.replace(realtime.prior, **prior_switches))
+
+
+# The realtime preset with parts of the prior switched off, for the ablation of issue 11 (trained
+# and scored like the preset itself; their checkpoints say "realtime" with their switches).
+ABLATIONS: dict[str, ModelConfig] = {
+    "realtime_literal": _realtime_without(enabled=False),  # the paper's eq. 8 as it stands
+    "realtime_prior_only": _realtime_without(warped_source_boost=False, composition=False),
+    "realtime_no_composition": _realtime_without(composition=False),
+}
+
+
 def get_preset(name: str) -> ModelConfig:
-    """The preset called ``name``; ``ValueError`` naming the valid presets otherwise."""
-    try:
+    """The preset (or ablation variant) called ``name``; ``ValueError`` naming the valid ones."""
+    if name in PRESETS:
         return PRESETS[name]
-    except KeyError:
-        raise ValueError(f"unknown model preset {name!r}; valid presets: "
-                         f"{', '.join(sorted(PRESETS))}") from None
+    if name in ABLATIONS:
+        return ABLATIONS[name]
+    raise ValueError(f"unknown model preset {name!r}; valid presets: "
+                     f"{', '.join(sorted(PRESETS))} (ablations: {', '.join(sorted(ABLATIONS))})")
 
 
 def tiny_config(image_size: int = 64, prior: bool = False) -> ModelConfig:

@@ -293,13 +293,15 @@ class MirrorNode(Node):
             self._fault = fault = None
         if fault:
             return fault[0], fault[1]
+        # a missing or refused input (no source, a source with nobody in it) is the cause to fix
+        # first: it comes before a quiet camera topic
+        if self._waiting:
+            return DiagnosticStatus.WARN, f"waiting: {self._waiting}"
         now = time.monotonic()
         for topic, last in self._last_input.items():
             if now - last > self.input_timeout_s:
                 return (DiagnosticStatus.WARN,
                         f"waiting: no messages on {self.topic_label(topic)} for {now - last:.0f} s")
-        if self._waiting:
-            return DiagnosticStatus.WARN, f"waiting: {self._waiting}"
         return DiagnosticStatus.OK, "running"
 
     def publish_diagnostics(self) -> None:

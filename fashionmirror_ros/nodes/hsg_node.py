@@ -1,14 +1,16 @@
 """hsg_node: skeleton flow extraction (SFE, eq. 4) and human sequence generation (HSG, eq. 8).
 
 Subscribes  pose/keypoints (newest wins), cmn/masks, tryon/source_image,
-            tryon/garment_image, tryon/source_keypoints (latched)
+            tryon/garment_image, tryon/source_keypoints, tryon/source_person_mask (latched)
 Publishes   tryon/image (rgb8, model-sized, header = the camera frame's header; qos_overrides),
             fashionmirror/latency, /diagnostics
 Recurrent: keeps h^t and p^t; starts from h^0 = h^s and p^0 = the source pose. With no person
 in view it publishes nothing and restarts from h^s when the person comes back. The skeleton
 p^t is rendered here from the keypoints (1.6 kB per frame on the wire instead of a 196 kB image),
 with the same renderer pose_node uses for /pose/skeleton; keypoints with NaN/inf or for a
-zero-sized image are rejected before anything is drawn.
+zero-sized image are rejected before anything is drawn. The keypoint prior (realtime preset)
+needs the person mask of h^s that pose_node latches; a source in which pose_node found nobody is
+refused (nothing published, the reason on /diagnostics) until another source comes.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from sensor_msgs.msg import Image
 
 KEYPOINTS_TOPIC = topics.POSE_KEYPOINTS
 SOURCE_KEYPOINTS_TOPIC = topics.SOURCE_KEYPOINTS
+SOURCE_PERSON_TOPIC = topics.SOURCE_PERSON_MASK
 MASKS_TOPIC = topics.CMN_MASKS
 
 
@@ -38,12 +41,14 @@ class HsgNode(ModelNode):
         self.lock = threading.Lock()
         self.source_stamp: int | None = None
         self.source_pose: tuple[int, object] | None = None  # (stamp ns, model-frame keypoints)
+        self.source_person: tuple[int, object] | None = None  # (stamp ns, model-frame mask)
         self.person_in_view = True
         self.tryon_pub = self.create_publisher(Image, topics.TRYON_IMAGE, OUTPUT_QOS,
                                               **self.overridable_qos(topics.TRYON_IMAGE))
         self.subscribe_newest(PoseKeypoints, KEYPOINTS_TOPIC, self.process, OUTPUT_QOS, watched=True)
         self.subscribe(TryOnMasks, MASKS_TOPIC, self.on_masks, LATCHED_QOS)
         self.subscribe(PoseKeypoints, SOURCE_KEYPOINTS_TOPIC, self.on_source_pose, LATCHED_QOS)
+        self.subscribe(Image, SOURCE_PERSON_TOPIC, self.on_source_person, LATCHED_QOS)
         self.listen_for_inputs(self.on_source, self.on_garment)
         self.update_waiting()
 
@@ -64,6 +69,7 @@ class HsgNode(ModelNode):
             self.session.set_source(rgb)
             self.source_stamp = stamp_ns(header.stamp) if header is not None else None
             self.apply_source_pose()
+            self.apply_source_person()
             self.update_waiting()
 
     def on_garment(self, rgb, header) -> None:
@@ -78,6 +84,24 @@ class HsgNode(ModelNode):
         with self.lock:
             self.source_pose = None if keypoints is None else (stamp_ns(msg.header.stamp), keypoints)
             self.apply_source_pose()
+
+    def on_source_person(self, msg: Image) -> None:
+        try:
+            mask = decode_mono(RawImage.from_msg(msg))
+        except ImageRejected as error:
+            self.reject(SOURCE_PERSON_TOPIC, str(error))
+            return
+        height, width = mask.shape
+        with self.lock:
+            self.source_person = (stamp_ns(msg.header.stamp),
+                                  Letterbox.fit(width, height, self.image_size).mask(mask))
+            self.apply_source_person()
+            self.update_waiting()
+
+    def apply_source_person(self) -> None:
+        """The person mask of h^s, if pose_node segmented this very source image."""
+        if self.source_person is not None and self.source_person[0] == self.source_stamp:
+            self.session.set_source_person(self.source_person[1])
 
     def apply_source_pose(self) -> None:
         """p^0: the pose of h^s, if pose_node found one in this very source image."""

@@ -3,9 +3,13 @@
 Subscribes  camera/image_raw (reliable, keep-last 2; qos_overrides), tryon/source_image (latched)
 Publishes   pose/keypoints (PoseKeypoints), pose/skeleton (rgb8, model-sized p^t, rendered only
             while someone subscribes), tryon/source_keypoints (latched: the pose of h^s, for p^0,
-            from the topic or from source_image_path), fashionmirror/latency, /diagnostics
+            from the topic or from source_image_path), tryon/source_person_mask (latched, mono8:
+            where the person is in h^s, MediaPipe Pose segmentation, for the keypoint prior),
+            fashionmirror/latency, /diagnostics
 With estimator:=recorded the keypoints come from a recorded topic (ground truth of generated
-clips in a bag) matched to each camera frame by stamp, instead of from MediaPipe.
+clips in a bag) matched to each camera frame by stamp, instead of from MediaPipe; the source image
+is still segmented. A source image with no person in it is refused: an ERROR on /diagnostics, an
+empty person mask latched (hsg_node then publishes nothing and says why).
 """
 from __future__ import annotations
 
@@ -18,12 +22,13 @@ from sensor_msgs.msg import Image
 from fashionmirror_ros import topics
 from fashionmirror_ros.msg import PoseKeypoints
 from fashionmirror_ros.nodes.common import (CAMERA_QOS, LATCHED_QOS, OUTPUT_QOS, MirrorNode,
-                                            StartupError, file_header, read_rgb_file, rgb_image_msg,
-                                            spin_node, stamp_ns)
+                                            StartupError, file_header, mono_image_msg, read_rgb_file,
+                                            rgb_image_msg, spin_node, stamp_ns)
 from fashionmirror_ros.pipeline.framing import Letterbox
 from fashionmirror_ros.pipeline.keypoints import KeypointsRejected, checked_keypoints
 from fashionmirror_ros.pose.estimators import make_estimator
 from fashionmirror_ros.pose.native_logs import silence_native_logs
+from fashionmirror_ros.pose.segmentation import PersonSegmenter
 from fashionmirror_ros.pose.skeleton import render_skeleton
 
 RECORDED_BUFFER = 256  # recorded keypoints waiting for their camera frame (bounded)
@@ -73,24 +78,26 @@ class PoseNode(MirrorNode):
         self.keypoints_pub = self.create_publisher(PoseKeypoints, topics.POSE_KEYPOINTS, OUTPUT_QOS)
         self.skeleton_pub = self.create_publisher(Image, topics.POSE_SKELETON, OUTPUT_QOS)
         self.source_pose_pub = self.create_publisher(PoseKeypoints, topics.SOURCE_KEYPOINTS, LATCHED_QOS)
+        self.source_person_pub = self.create_publisher(Image, topics.SOURCE_PERSON_MASK, LATCHED_QOS)
 
         self.recorded: OrderedDict[int, np.ndarray] = OrderedDict()
-        if self.estimator_name != "recorded":
-            kwargs = dict(model_complexity=complexity, min_detection_confidence=detection,
-                          max_input_side=max_side or None)
-            silence_native_logs()  # MediaPipe/TFLite/absl print ~20 lines of chatter at start-up
-            try:
+        silence_native_logs()  # MediaPipe/TFLite/absl print ~20 lines of chatter at start-up
+        self.estimator = self.source_estimator = None
+        try:
+            if self.estimator_name != "recorded":
+                kwargs = dict(model_complexity=complexity, min_detection_confidence=detection,
+                              max_input_side=max_side or None)
                 self.estimator = make_estimator(self.estimator_name, **kwargs)
                 self.source_estimator = make_estimator(self.estimator_name, static_image_mode=True,
                                                        **kwargs)
-            except Exception as error:  # noqa: BLE001 - report any MediaPipe start-up failure
-                raise StartupError(f"MediaPipe Holistic could not start: {error}") from error
-            self.subscribe(Image, SOURCE_TOPIC, self.on_source, LATCHED_QOS)
-            if source_path:
-                self.estimate_source(read_rgb_file(source_path), file_header(source_path))
-        else:
-            self.estimator = self.source_estimator = None
+            self.segmenter = PersonSegmenter(static_image_mode=True)
+        except Exception as error:  # noqa: BLE001 - report any MediaPipe start-up failure
+            raise StartupError(f"MediaPipe could not start: {error}") from error
+        if self.estimator is None:
             self.subscribe(PoseKeypoints, recorded_topic, self.on_recorded, 50)
+        self.subscribe(Image, SOURCE_TOPIC, self.on_source, LATCHED_QOS)
+        if source_path:
+            self.estimate_source(read_rgb_file(source_path), file_header(source_path))
 
         self.subscribe_newest(Image, CAMERA_TOPIC, self.process, CAMERA_QOS, watched=True,
                               **self.overridable_qos(CAMERA_TOPIC, CAMERA_QOS_ADVICE))
@@ -109,15 +116,24 @@ class PoseNode(MirrorNode):
         self.estimate_source(rgb, msg.header)
 
     def estimate_source(self, rgb: np.ndarray, header) -> None:
-        """p^0: the pose of h^s, latched on tryon/source_keypoints with the source's stamp (hsg_node
-        pairs it with the source image it has by that stamp)."""
-        result = self.source_estimator.estimate(np.ascontiguousarray(rgb))
-        if not result.person_found:
-            self.reject(SOURCE_TOPIC, "no person found in the source image; "
+        """The person in h^s, latched with the source's stamp (hsg_node pairs them with the source
+        image it has by that stamp): its mask on tryon/source_person_mask and, unless the pose is
+        replayed from a recording, its pose p^0 on tryon/source_keypoints."""
+        rgb = np.ascontiguousarray(rgb)
+        person = self.segmenter.person_mask(rgb)
+        if not person.any():
+            self.fail("no person found in the source image: refused (the try-on needs a photo of "
+                      "a person on tryon/source_image)", SOURCE_TOPIC)
+        self.source_person_pub.publish(mono_image_msg(person * 255, header))
+        if self.source_estimator is None:
+            return
+        result = self.source_estimator.estimate(rgb)
+        if person.any() and not result.person_found:
+            self.reject(SOURCE_TOPIC, "no pose found in the source image; "
                         "p^0 will be the first camera pose")
         height, width = rgb.shape[:2]
         self.source_pose_pub.publish(keypoints_msg(result.keypoints, header, width, height,
-                                                   result.person_found, "mediapipe_holistic"))
+                                                   result.person_found, self.estimator_name))
 
     def estimate(self, msg: Image, rgb: np.ndarray) -> tuple[np.ndarray, bool] | None:
         if self.estimator is not None:
@@ -159,7 +175,7 @@ class PoseNode(MirrorNode):
 
     def close(self) -> None:
         super().close()
-        for estimator in (self.estimator, self.source_estimator):
+        for estimator in (self.estimator, self.source_estimator, getattr(self, "segmenter", None)):
             if estimator is not None:
                 estimator.close()
 

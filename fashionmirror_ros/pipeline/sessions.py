@@ -217,6 +217,7 @@ class GenerationSession:
         self.source_rgb: np.ndarray | None = None
         self.person_mask: torch.Tensor | None = None
         self.background: torch.Tensor | None = None
+        self.source_refused = False  # the person mask of h^s came back empty
         self.garment: torch.Tensor | None = None
         self.garment_mask: torch.Tensor | None = None
         self.removed_bytes: bytes | None = None
@@ -243,13 +244,21 @@ class GenerationSession:
         self.source_rgb = np.ascontiguousarray(rgb)
         self.source_keypoints = None
         self.person_mask = self.background = None
+        self.source_refused = False
         if person_mask is not None:
             self.set_source_person(person_mask)
         self._drop_masks()
 
     def set_source_person(self, person_mask: np.ndarray) -> None:
-        """The person mask of the current h^s: fills the background behind the person once."""
+        """The person mask of the current h^s: fills the background behind the person once. An
+        empty mask refuses the source (there is nobody to dress)."""
         person = (np.asarray(person_mask) > 0).astype(np.uint8)
+        self.source_refused = not person.any()
+        if self.source_refused:
+            self.person_mask = self.background = None
+            self.encoding = None
+            self.reset()
+            return
         self.person_mask = mask_tensor(person * 255, self.options)
         self.background = image_tensor(fill_background(self.source_rgb, person), self.options)
         self.encoding = None
@@ -302,6 +311,9 @@ class GenerationSession:
     def missing(self) -> str | None:
         if self.source is None:
             return "no source image yet (topic or source_image_path)"
+        if self.source_refused:
+            return ("the source image shows no person: refused (send a photo of a person on "
+                    "tryon/source_image)")
         if self.garment is None:
             return "no garment image yet (topic or garment_image_path)"
         if self.model.uses_prior and self.person_mask is None:

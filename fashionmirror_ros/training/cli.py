@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from fashionmirror_ros.models.config import ABLATIONS, PRESETS
 from fashionmirror_ros.training.trainer import TrainConfig, Trainer
 
 
@@ -16,8 +17,10 @@ def _loss_override(text: str) -> tuple[str, float]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = TrainConfig()
     parser.add_argument("--stage", choices=("cmn", "end2end"), required=True)
-    parser.add_argument("--preset", default=defaults.preset, choices=("realtime", "paper", "tiny"),
-                        help="model preset ('tiny': 64 px, for tests and smoke runs only)")
+    parser.add_argument("--preset", default=defaults.preset,
+                        choices=sorted(PRESETS) + sorted(ABLATIONS) + ["tiny"],
+                        help="model preset; realtime_* are the ablation variants of issue 11 "
+                             "('tiny': 64 px, for tests and smoke runs only)")
     parser.add_argument("--output", default=defaults.output, help="run folder (log, curve, checkpoints)")
     parser.add_argument("--steps", type=int, default=defaults.steps)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)

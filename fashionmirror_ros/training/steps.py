@@ -50,12 +50,23 @@ def mask_target_frame(frame: int) -> int:
     return seen[0] if len(seen) == 1 else frame
 
 
+def removed_target(batch: dict[str, Tensor], kind: str) -> Tensor:
+    """The target of M_r (``LossConfig.cmn_removed_target``): the source's clothes, or with
+    "conflicting" only in try-on samples (C is another clip's garment)."""
+    worn = batch["source_cloth_mask"]
+    if kind == "worn":
+        return worn
+    tryon = (batch["garment_index"] != batch["clip_index"]).to(worn.dtype)
+    return worn * tryon.view(-1, 1, 1, 1)
+
+
 def cmn_losses(model: FashionMirror, batch: dict[str, Tensor]) -> tuple[Tensor, list[Tensor], dict]:
     """(M_r, [M_c^1..], eq. 2 terms: single-frame on (M_r, M_c^1), every later mask averaged)."""
     config = model.config.loss
     targets = batch["cloth_masks"]
     removed, cloth = predicted_masks(model, batch)
-    single = cmn_single_loss(removed, cloth[0], batch["source_cloth_mask"], targets[:, 0], config)
+    single = cmn_single_loss(removed, cloth[0], removed_target(batch, config.cmn_removed_target),
+                             targets[:, 0], config)
     losses: dict[str, Tensor] = {}
     _merge(losses, single, "cmn_single")
     total = single["total"]
