@@ -104,9 +104,8 @@ def trial(fps, lost, p95):
             "end_to_end_ms": {"p50": p95 / 2, "p95": p95}}
 
 
-def configuration(label, estimator, processes="three", hsg_threads=1, **trials):
-    return {"graph": {"label": label, "estimator": estimator, "processes": processes,
-                      "torch_threads": {"cmn_node": 1, "hsg_node": hsg_threads}},
+def configuration(label, estimator, variant="base", **trials):
+    return {"graph": {"label": label, "estimator": estimator, "variant": variant},
             "trials": {camera.replace("_", "x").lstrip("c"): value for camera, value in trials.items()}}
 
 
@@ -116,8 +115,8 @@ def test_steps_compare_configurations_of_the_same_run():
     found = steps([
         configuration("H", "mediapipe", c256_256=trial(15, 0.5, 200), c640_480=trial(14, 0.5, 220)),
         configuration("B", "mediapipe_pose", c256_256=trial(27, 0.1, 110), c640_480=trial(24, 0.2, 130)),
-        configuration("B1", "mediapipe_pose", processes="one (MultiThreadedExecutor)",
-                      c640_480=trial(30, 0.0, 90)),
+        configuration("B1", "mediapipe_pose", variant="one_process", c640_480=trial(30, 0.0, 90)),
+        configuration("Bp", "mediapipe_pose", variant="pinned", c640_480=trial(26, 0.05, 100)),
     ])
     by_key = {(step["step"].split(" ")[0], step["camera"]): step for step in found}
     blaze = by_key[("BlazePose", "640x480")]
@@ -125,6 +124,7 @@ def test_steps_compare_configurations_of_the_same_run():
     one = by_key[("one", "640x480")]
     assert one["before"]["tryon_fps"] == 24 and one["after"]["lost_percent"] == 0.0
     assert ("one", "256x256") not in by_key, "a camera one side lacks is not compared"
+    assert by_key[("hsg_node", "640x480")]["after"]["tryon_fps"] == 26, "the pinned variant against the base"
     smaller = [step for step in found if step["step"].startswith("256x256 camera")]
     assert len(smaller) == 2 and smaller[0]["fps_ratio"] == pytest.approx(15 / 14, rel=1e-3)
 

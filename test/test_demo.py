@@ -46,8 +46,7 @@ def test_the_demo_prints_the_bench_snapshot_figures_beside_its_own():
     trial = {"tryon_fps_over_input_duration": 28.5, "lost_fraction": 0.05,
              "end_to_end_ms": {"p50": 61.0, "p95": 98.0}}
     snapshot = {"machine": {"cpu_count": 2}, "presets": {"realtime": {"live": {"configurations": [
-        {"graph": {"label": "BlazePose, 3 processes", "estimator": "mediapipe_pose", "processes": "three",
-                   "torch_threads": {"cmn_node": 1, "hsg_node": 1}},
+        {"graph": {"label": "BlazePose, 3 processes", "estimator": "mediapipe_pose", "variant": "base"},
          "trials": {"256x256": trial, "640x480": trial, "real video 640x480": trial}}]}}}}
     report = {"frames": {"tryon_received": 80, "sent": 90}, "output_fps": 26.7,
               "end_to_end_latency_ms": {"p50": 70.0, "p95": 120.0}, "metrics": {}}

@@ -223,18 +223,22 @@ def node_cpu(processes: dict) -> dict[str, float | None]:
 # ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class GraphConfig:
-    """How the graph runs: pose source, processes, torch threads per model node."""
+    """How the graph runs: pose source, processes, torch threads, CPUs and extra parameters per
+    node. `variant` names what this configuration changes against the base one (bench_live)."""
 
     label: str
     estimator: str = "recorded"
     single_process: bool = False
     threads: dict = field(default_factory=lambda: {"cmn_node": 1, "hsg_node": 1})
-    pose_parameters: dict = field(default_factory=dict)
+    cpus: dict = field(default_factory=dict)  # node -> CPUs its process may run on
+    node_parameters: dict = field(default_factory=dict)  # node -> {parameter: value}
+    variant: str = "base"
 
     def describe(self) -> dict:
-        return {"label": self.label, "estimator": self.estimator,
+        return {"label": self.label, "estimator": self.estimator, "variant": self.variant,
                 "processes": "one (MultiThreadedExecutor)" if self.single_process else "three",
-                "torch_threads": dict(self.threads), "pose_parameters": dict(self.pose_parameters)}
+                "torch_threads": dict(self.threads), "cpus": {k: list(v) for k, v in self.cpus.items()},
+                "node_parameters": {k: dict(v) for k, v in self.node_parameters.items()}}
 
 
 class GraphRun:
@@ -259,8 +263,8 @@ class GraphRun:
         for spec in specs:
             if spec.name in self.config.threads:
                 spec.parameters["num_threads"] = int(self.config.threads[spec.name])
-            if spec.name == "pose_node":
-                spec.parameters.update(self.config.pose_parameters)
+            spec.parameters.update(self.config.node_parameters.get(spec.name, {}))
+            spec.cpus = tuple(self.config.cpus.get(spec.name, ()))
         return in_one_process(specs) if self.config.single_process else specs
 
     def __enter__(self) -> "GraphRun":

@@ -48,8 +48,11 @@ def node_threads(threads: int | None, hsg_threads: int | None = None) -> dict:
 
 def live_configurations(estimators: list[str], with_variants: bool,
                         threads: int | None = None) -> list[LiveConfiguration]:
-    """Each estimator in three processes; with_variants: the body-only estimator also in one
-    process, and with one more torch thread for hsg_node."""
+    """Each estimator in three processes (the base configurations); with_variants, the fastest
+    estimator also: in one process; with one more torch thread for hsg_node; with hsg_node
+    alone on one CPU and the other two nodes on another; with hsg_node under bf16 autocast."""
+    import os
+
     configurations = []
     names = {"mediapipe": "Holistic", "mediapipe_pose": "BlazePose"}
     fastest = "mediapipe_pose" if "mediapipe_pose" in estimators else estimators[-1]
@@ -57,15 +60,28 @@ def live_configurations(estimators: list[str], with_variants: bool,
         label = f"{names.get(estimator, estimator)}, 3 processes"
         configurations.append(LiveConfiguration(GraphConfig(label, estimator, threads=node_threads(threads)),
                                                 peak=estimator == fastest))
-    if with_variants:
-        name = names.get(fastest, fastest)
-        configurations.append(LiveConfiguration(GraphConfig(f"{name}, 1 process", fastest, single_process=True,
-                                                            threads=node_threads(threads))))
-        more = node_threads(threads, (threads or 1) + 1)
-        configurations.append(LiveConfiguration(
-            GraphConfig(f"{name}, 3 processes, hsg_node {more['hsg_node']} threads", fastest, threads=more),
+    if not with_variants:
+        return configurations
+    name = names.get(fastest, fastest)
+    base = node_threads(threads)
+    more = node_threads(threads, (threads or 1) + 1)
+    variants = [
+        LiveConfiguration(GraphConfig(f"{name}, 1 process", fastest, single_process=True, threads=base,
+                                      variant="one_process")),
+        LiveConfiguration(GraphConfig(f"{name}, 3 processes, hsg_node {more['hsg_node']} threads", fastest,
+                                      threads=more, variant="hsg_threads"), cameras=("640x480",)),
+        LiveConfiguration(GraphConfig(f"{name}, 3 processes, hsg_node bf16 autocast", fastest, threads=base,
+                                      node_parameters={"hsg_node": {"bf16_autocast": True}}, variant="bf16"),
+                          cameras=("640x480",)),
+    ]
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) >= 2:
+        variants.append(LiveConfiguration(
+            GraphConfig(f"{name}, 3 processes, hsg_node on CPU {cpus[1]}, pose_node and cmn_node on CPU {cpus[0]}",
+                        fastest, threads=base, variant="pinned",
+                        cpus={"pose_node": (cpus[0],), "cmn_node": (cpus[0],), "hsg_node": (cpus[1],)}),
             cameras=("640x480",)))
-    return configurations
+    return configurations + variants
 
 
 def camera_label(size: tuple[int, int]) -> str:
@@ -198,20 +214,18 @@ def steps(configurations: list[dict]) -> list[dict]:
     """What each change bought, as before/after figures of trials in this run."""
     by_label = {entry["graph"]["label"]: entry for entry in configurations if "trials" in entry}
 
-    def find(estimator: str, processes: str = "three", more_hsg_threads: bool = False):
-        return next((entry for entry in by_label.values()
-                     if entry["graph"]["estimator"] == estimator and entry["graph"]["processes"].startswith(
-                         "three" if processes == "three" else "one")
-                     and (entry["graph"]["torch_threads"]["hsg_node"]
-                          > entry["graph"]["torch_threads"]["cmn_node"]) == more_hsg_threads), None)
+    def find(estimator: str, variant: str = "base"):
+        return next((entry for entry in by_label.values() if entry["graph"]["estimator"] == estimator
+                     and entry["graph"].get("variant", "base") == variant), None)
 
     holistic, blaze = find("mediapipe"), find("mediapipe_pose")
-    blaze_one, blaze_threads = find("mediapipe_pose", "one"), find("mediapipe_pose", more_hsg_threads=True)
     result = []
     cameras = [camera_label(size) for size in CAMERA_SIZES] + [REAL_VIDEO]
     pairs = [("BlazePose body landmarks instead of Holistic (hands and face)", holistic, blaze),
-             ("one process, one executor, instead of three processes", blaze, blaze_one),
-             ("one more torch thread for hsg_node", blaze, blaze_threads)]
+             ("one process, one executor, instead of three processes", blaze, find("mediapipe_pose", "one_process")),
+             ("one more torch thread for hsg_node", blaze, find("mediapipe_pose", "hsg_threads")),
+             ("hsg_node under bf16 autocast", blaze, find("mediapipe_pose", "bf16")),
+             ("hsg_node on its own CPU, pose_node and cmn_node on the other", blaze, find("mediapipe_pose", "pinned"))]
     for name, before, after in pairs:
         if before is None or after is None:
             continue

@@ -128,8 +128,7 @@ def bench_figures(snapshot: dict | None, estimator: str) -> list[tuple[str, dict
     live = snapshot.get("presets", {}).get("realtime", {}).get("live", {})
     for entry in live.get("configurations", []):
         graph = entry.get("graph", {})
-        if graph.get("estimator") == estimator and graph.get("processes") == "three" \
-                and graph.get("torch_threads", {}).get("hsg_node") == 1:
+        if graph.get("estimator") == estimator and graph.get("variant") == "base":
             return [(f"{graph['label']}, {camera}", trial) for camera, trial in entry.get("trials", {}).items()
                     if camera in ("256x256", "real video 640x480")]
     return []

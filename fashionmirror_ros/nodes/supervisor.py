@@ -36,6 +36,38 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def _child_setup(cpus: tuple[int, ...]):
+    """preexec_fn of a node process: SIGINT back to default, and the CPUs it may run on (every
+    thread it starts inherits them: torch's OpenMP pool, MediaPipe's graph threads)."""
+    def setup() -> None:
+        _default_sigint()
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+    return setup
+
+
+def parse_cpu_affinity(items) -> dict[str, tuple[int, ...]]:
+    """['pose_node=0', 'hsg_node=1,2'] -> {'pose_node': (0,), 'hsg_node': (1, 2)}; ValueError
+    naming the item for a bad node name, CPU list, or a CPU this machine does not have."""
+    available = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+    result = {}
+    for item in items or []:
+        name, _, cpus = str(item).partition("=")
+        if name not in NODE_NAMES or not cpus:
+            raise ValueError(f"--cpu-affinity '{item}': expected NODE=CPU[,CPU...] with NODE one of "
+                             f"{', '.join(NODE_NAMES)}")
+        try:
+            chosen = tuple(sorted({int(cpu) for cpu in cpus.split(",")}))
+        except ValueError:
+            raise ValueError(f"--cpu-affinity '{item}': CPUs must be integers") from None
+        missing = [cpu for cpu in chosen if cpu not in available]
+        if missing:
+            raise ValueError(f"--cpu-affinity '{item}': CPU {missing[0]} is not available here "
+                             f"(CPUs {sorted(available)})")
+        result[name] = chosen
+    return result
+
+
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
@@ -50,6 +82,7 @@ class NodeSpec:
     parameters: dict = field(default_factory=dict)
     remappings: dict = field(default_factory=dict)
     namespace: str = ""
+    cpus: tuple[int, ...] = ()  # CPUs the process may run on (empty: any)
 
     @property
     def fully_qualified_name(self) -> str:
@@ -90,6 +123,7 @@ class ProcessGroupSpec:
 
     members: list[NodeSpec]
     name: str = SINGLE_PROCESS_NAME
+    cpus: tuple[int, ...] = ()
 
     @property
     def namespace(self) -> str:
@@ -181,11 +215,11 @@ class GraphSupervisor:
     def _spawn(self, spec: NodeSpec) -> subprocess.Popen:
         command = spec.command(self.params_file, self._overrides_file(spec))
         if self.log_dir is None:
-            return subprocess.Popen(command, env=self.env, preexec_fn=_default_sigint)
+            return subprocess.Popen(command, env=self.env, preexec_fn=_child_setup(spec.cpus))
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_dir / f"{spec.name}.log", "ab") as output:  # the child keeps its copy
             return subprocess.Popen(command, env=self.env, stdout=output, stderr=subprocess.STDOUT,
-                                    preexec_fn=_default_sigint)
+                                    preexec_fn=_child_setup(spec.cpus))
 
     def start(self) -> "GraphSupervisor":
         for spec in self.specs:
