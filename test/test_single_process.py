@@ -1,5 +1,5 @@
 """`fashionmirror run --single-process`: pose_node, cmn_node and hsg_node in one process and one
-executor, started by the same supervisor: the try-on stream arrives with the camera stamps, each
+executor (SingleThreadedExecutor by default), started by the same supervisor: the try-on stream arrives with the camera stamps, each
 node reports on /diagnostics under its own name, each node's threads carry its name (per-node
 CPU in one process), and Ctrl-C ends the process with exit code 0."""
 import time
@@ -30,7 +30,8 @@ def test_the_group_command_holds_every_node_with_its_parameters_and_remaps(tmp_p
     assert isinstance(group, ProcessGroupSpec) and view.name == "mirror_view"
     supervisor = GraphSupervisor(specs, params_file=Path("mirror.yaml"))
     command = group.command(Path("mirror.yaml"), supervisor._overrides_file(group))
-    assert command[3:5] == ["graph", "pose_node,cmn_node,hsg_node"]
+    assert command[3:7] == ["graph", "pose_node,cmn_node,hsg_node", "--executor", "single"]
+    assert in_one_process(graph_specs(), executor="multi")[0].command(Path("m.yaml"))[5:7] == ["--executor", "multi"]
     assert "__ns:=/kiosk1" in command
     assert "pose_node:camera/image_raw:=/my/camera" in command, "the remap is pose_node's only"
     overrides = [command[index + 1] for index, word in enumerate(command) if word == "--params-file"][1]

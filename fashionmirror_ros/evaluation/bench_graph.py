@@ -233,10 +233,12 @@ class GraphConfig:
     cpus: dict = field(default_factory=dict)  # node -> CPUs its process may run on
     node_parameters: dict = field(default_factory=dict)  # node -> {parameter: value}
     variant: str = "base"
+    executor: str = "single"  # of the one process: SingleThreadedExecutor or "multi"
 
     def describe(self) -> dict:
+        executor = "MultiThreadedExecutor" if self.executor == "multi" else "SingleThreadedExecutor"
         return {"label": self.label, "estimator": self.estimator, "variant": self.variant,
-                "processes": "one (MultiThreadedExecutor)" if self.single_process else "three",
+                "processes": f"one ({executor})" if self.single_process else "three",
                 "torch_threads": dict(self.threads), "cpus": {k: list(v) for k, v in self.cpus.items()},
                 "node_parameters": {k: dict(v) for k, v in self.node_parameters.items()}}
 
@@ -265,7 +267,7 @@ class GraphRun:
                 spec.parameters["num_threads"] = int(self.config.threads[spec.name])
             spec.parameters.update(self.config.node_parameters.get(spec.name, {}))
             spec.cpus = tuple(self.config.cpus.get(spec.name, ()))
-        return in_one_process(specs) if self.config.single_process else specs
+        return in_one_process(specs, executor=self.config.executor) if self.config.single_process else specs
 
     def __enter__(self) -> "GraphRun":
         from fashionmirror_ros.evaluation import replay

@@ -4,8 +4,8 @@
    clip's true keypoints: the networks are measured, not MediaPipe), three processes, a generated
    256 x 256 clip looped at each of ``--rates``, then the peak rate (bench_peak.py).
 2. Live path (``live_section``): MediaPipe in pose_node on the camera frames, camera at 30 fps,
-   one graph start per configuration of ``LIVE_CONFIGURATIONS`` (pose estimator, one process or
-   three, torch threads per node), each fed in turn:
+   one graph start per configuration of ``live_configurations`` (pose estimator, one process or
+   three, torch threads, CPUs and parameters per node), each fed in turn:
    - the generated clip as a 256 x 256 camera and as a 640 x 480 camera (scaled, border
      columns repeated), rgb8, played by the harness;
    - the real video: the Sports2D demo video as a camera panning with the walking woman
@@ -48,9 +48,11 @@ def node_threads(threads: int | None, hsg_threads: int | None = None) -> dict:
 
 def live_configurations(estimators: list[str], with_variants: bool,
                         threads: int | None = None) -> list[LiveConfiguration]:
-    """Each estimator in three processes (the base configurations); with_variants, the fastest
-    estimator also: in one process; with one more torch thread for hsg_node; with hsg_node
-    alone on one CPU and the other two nodes on another; with hsg_node under bf16 autocast."""
+    """Each estimator in three processes with the parameters file's settings (the base
+    configurations); with_variants, the fastest estimator also: in one process (with a
+    SingleThreadedExecutor, and with a MultiThreadedExecutor); with one more torch thread for
+    hsg_node; with hsg_node in fp32 instead of the file's bf16 autocast; with hsg_node alone on
+    one CPU and the other two nodes on another."""
     import os
 
     configurations = []
@@ -66,12 +68,15 @@ def live_configurations(estimators: list[str], with_variants: bool,
     base = node_threads(threads)
     more = node_threads(threads, (threads or 1) + 1)
     variants = [
-        LiveConfiguration(GraphConfig(f"{name}, 1 process", fastest, single_process=True, threads=base,
-                                      variant="one_process")),
+        LiveConfiguration(GraphConfig(f"{name}, 1 process (SingleThreadedExecutor)", fastest, single_process=True,
+                                      threads=base, variant="one_process")),
+        LiveConfiguration(GraphConfig(f"{name}, 1 process (MultiThreadedExecutor)", fastest, single_process=True,
+                                      threads=base, variant="one_process_multi", executor="multi"),
+                          cameras=("640x480",)),
         LiveConfiguration(GraphConfig(f"{name}, 3 processes, hsg_node {more['hsg_node']} threads", fastest,
                                       threads=more, variant="hsg_threads"), cameras=("640x480",)),
-        LiveConfiguration(GraphConfig(f"{name}, 3 processes, hsg_node bf16 autocast", fastest, threads=base,
-                                      node_parameters={"hsg_node": {"bf16_autocast": True}}, variant="bf16"),
+        LiveConfiguration(GraphConfig(f"{name}, 3 processes, hsg_node in fp32", fastest, threads=base,
+                                      node_parameters={"hsg_node": {"bf16_autocast": False}}, variant="fp32"),
                           cameras=("640x480",)),
     ]
     cpus = sorted(os.sched_getaffinity(0))
@@ -222,9 +227,11 @@ def steps(configurations: list[dict]) -> list[dict]:
     result = []
     cameras = [camera_label(size) for size in CAMERA_SIZES] + [REAL_VIDEO]
     pairs = [("BlazePose body landmarks instead of Holistic (hands and face)", holistic, blaze),
-             ("one process, one executor, instead of three processes", blaze, find("mediapipe_pose", "one_process")),
+             ("one process (SingleThreadedExecutor) instead of three", blaze, find("mediapipe_pose", "one_process")),
+             ("one process (MultiThreadedExecutor) instead of three", blaze,
+              find("mediapipe_pose", "one_process_multi")),
              ("one more torch thread for hsg_node", blaze, find("mediapipe_pose", "hsg_threads")),
-             ("hsg_node under bf16 autocast", blaze, find("mediapipe_pose", "bf16")),
+             ("hsg_node under bf16 autocast instead of fp32", find("mediapipe_pose", "fp32"), blaze),
              ("hsg_node on its own CPU, pose_node and cmn_node on the other", blaze, find("mediapipe_pose", "pinned"))]
     for name, before, after in pairs:
         if before is None or after is None:

@@ -24,8 +24,8 @@ NODE_CLASSES = {
     "hsg_node": ("fashionmirror_ros.nodes.hsg_node", "HsgNode"),
 }
 USAGE = (f"usage: python -m fashionmirror_ros.nodes {{{','.join(NODE_MODULES)}}} [--ros-args ...]\n"
-         f"       python -m fashionmirror_ros.nodes graph NODE[,NODE...] [--ros-args ...]  "
-         f"(nodes of {sorted(NODE_CLASSES)} in one process, one executor)")
+         f"       python -m fashionmirror_ros.nodes graph NODE[,NODE...] [--executor single|multi] "
+         f"[--ros-args ...]  (nodes of {sorted(NODE_CLASSES)} in one process, one executor)")
 
 
 def main(argv: list[str]) -> int:
@@ -43,11 +43,18 @@ def main(argv: list[str]) -> int:
         import importlib
 
         if group:
-            from fashionmirror_ros.nodes.common import spin_nodes
+            from fashionmirror_ros.nodes.common import EXECUTORS, spin_nodes
 
+            rest = argv[3:]
+            executor = "single"
+            if rest[:1] == ["--executor"]:
+                if len(rest) < 2 or rest[1] not in EXECUTORS:
+                    print(USAGE, file=sys.stderr)
+                    return 2
+                executor, rest = rest[1], rest[2:]
             factories = {name: getattr(importlib.import_module(NODE_CLASSES[name][0]), NODE_CLASSES[name][1])
                          for name in names}
-            return spin_nodes(factories, [argv[0], *argv[3:]])
+            return spin_nodes(factories, [argv[0], *rest], executor)
         module = importlib.import_module(NODE_MODULES[argv[1]])
         return int(module.main([argv[0], *argv[2:]]) or 0)
     except KeyboardInterrupt:

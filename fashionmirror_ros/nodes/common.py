@@ -335,17 +335,22 @@ class MirrorNode(Node):
             slot.close()
 
 
+EXECUTORS = ("single", "multi")
+
+
 def spin_node(name: str, node_factory: Callable[[], MirrorNode], args=None) -> int:
     """rclpy boilerplate for one node in its process: init, build the node, spin, clean up."""
     return spin_nodes({name: node_factory}, args)
 
 
-def spin_nodes(factories: dict[str, Callable[[], MirrorNode]], args=None) -> int:
+def spin_nodes(factories: dict[str, Callable[[], MirrorNode]], args=None, executor_kind: str = "single") -> int:
     """Init, build the nodes in order, spin them in one executor, clean up.
 
-    One node spins in a SingleThreadedExecutor (what rclpy.spin does); several (`fashionmirror
-    run --single-process`) in a MultiThreadedExecutor, so a callback of one node never waits for
-    another's. The per-frame work runs in each node's worker threads either way. The OS name of
+    The executor runs the nodes' subscription callbacks, which only hand messages to the nodes'
+    worker threads (the per-frame work) or take the rare new source or garment. "single": a
+    SingleThreadedExecutor (what rclpy.spin does); "multi": a MultiThreadedExecutor, whose
+    threads cost more than they save here (`fashionmirror bench`: its threads took most of the
+    process's CPU and the try-on rate fell with three nodes in it). The OS name of
     the main thread is set to each node's name while that node is built, so the threads its
     libraries start then (MediaPipe's graph) carry the node's name and a profiler can tell the
     nodes of one process apart (`fashionmirror bench` sums CPU time per thread name).
@@ -368,7 +373,9 @@ def spin_nodes(factories: dict[str, Callable[[], MirrorNode]], args=None) -> int
     code = 0
     try:
         rclpy.init(args=args)
-        executor = SingleThreadedExecutor() if len(factories) == 1 else MultiThreadedExecutor()
+        if executor_kind not in EXECUTORS:
+            raise StartupError(f"executor '{executor_kind}' is not one of {list(EXECUTORS)}")
+        executor = MultiThreadedExecutor() if executor_kind == "multi" else SingleThreadedExecutor()
         for name, factory in factories.items():
             name_native_thread(name)
             nodes.append(factory())

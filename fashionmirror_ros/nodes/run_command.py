@@ -29,7 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--view", action="store_true", help="also start the mirror display")
     parser.add_argument("--single-process", action="store_true",
                         help="pose_node, cmn_node and hsg_node in one process with one executor "
-                             "(MultiThreadedExecutor) instead of three processes")
+                             "instead of three processes")
+    parser.add_argument("--executor", choices=("single", "multi"), default="single",
+                        help="with --single-process: SingleThreadedExecutor (default) or MultiThreadedExecutor")
     parser.add_argument("--cpu-affinity", nargs="+", default=None, metavar="NODE=CPUS",
                         help="CPUs a node's process may run on, e.g. pose_node=0 cmn_node=0 hsg_node=1 "
                              "(the threads it starts inherit them; not with --single-process)")
@@ -56,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     for spec in specs:
         spec.cpus = affinity.get(spec.name, ())
     if args.single_process:
-        specs = in_one_process(specs)
+        specs = in_one_process(specs, executor=args.executor)
     supervisor = GraphSupervisor(specs, args.params_file, respawn=not args.no_respawn,
                                  log_dir=args.log_dir, respawn_max_retries=args.respawn_max_retries)
     return run_forever(supervisor)

@@ -124,6 +124,7 @@ class ProcessGroupSpec:
     members: list[NodeSpec]
     name: str = SINGLE_PROCESS_NAME
     cpus: tuple[int, ...] = ()
+    executor: str = "single"  # common.spin_nodes: SingleThreadedExecutor, or "multi"
 
     @property
     def namespace(self) -> str:
@@ -143,8 +144,8 @@ class ProcessGroupSpec:
 
     def command(self, params_file: Path, overrides_file: Path | None = None) -> list[str]:
         argv = [sys.executable, "-m", "fashionmirror_ros.nodes", "graph",
-                ",".join(member.name for member in self.members), "--ros-args",
-                "--params-file", str(params_file)]
+                ",".join(member.name for member in self.members), "--executor", self.executor,
+                "--ros-args", "--params-file", str(params_file)]
         if overrides_file is not None:
             argv += ["--params-file", str(overrides_file)]
         if self.namespace:
@@ -155,12 +156,12 @@ class ProcessGroupSpec:
         return argv
 
 
-def in_one_process(specs: list[NodeSpec], names=GRAPH_NODES) -> list:
+def in_one_process(specs: list[NodeSpec], names=GRAPH_NODES, executor: str = "single") -> list:
     """The three graph nodes of `specs` as one ProcessGroupSpec (first, in their order), the
     other nodes (mirror_view, garment_catalog) still in their own processes."""
     members = [spec for spec in specs if spec.name in names]
     others = [spec for spec in specs if spec.name not in names]
-    return ([ProcessGroupSpec(members)] if members else []) + others
+    return ([ProcessGroupSpec(members, executor=executor)] if members else []) + others
 
 
 def parameter_value(value):
