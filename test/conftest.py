@@ -1,4 +1,5 @@
-"""Shared test set-up: an isolated DDS domain per test session, loopback-only discovery."""
+"""Shared test set-up: an isolated DDS domain per test session, loopback-only discovery, and the
+generated clip the node-graph tests stream."""
 import os
 import random
 
@@ -34,3 +35,15 @@ def single_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+STREAM_CLIP_FRAMES = 30  # camera frames after the source frame
+
+
+@pytest.fixture(scope="session")
+def stream_clip():
+    """Generated test clip 0 at the graph's 256 px: frame 0 is the source h^s (with the garment
+    C and the keypoints p^0), frames 1..STREAM_CLIP_FRAMES the camera stream."""
+    from fashionmirror_ros.data.synthetic import generate_clip, split_seed
+
+    return generate_clip(split_seed("test", 0), num_frames=STREAM_CLIP_FRAMES + 1)

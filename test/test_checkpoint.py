@@ -15,6 +15,7 @@ from fashionmirror_ros.models import (
     tiny_config,
 )
 from fashionmirror_ros.models.checkpoint import CONFIG_FILE, WEIGHTS_FILE
+from fashionmirror_ros.models.mirror import SessionInputs
 
 SIZE = 64
 
@@ -31,10 +32,12 @@ def _inputs():
 
 
 def _outputs(model, x):
+    inputs = SessionInputs(x["image"], x["mask"], x["garment"], torch.zeros(1, 137, 3), x["skeleton_a"],
+                           x["mask"], x["image"], x["mask"])
     with torch.no_grad():
         masks = model.masks_single(x["image"], x["garment"])
-        step = model.generate(x["image"], x["mask"], x["garment"], x["mask"], x["image"],
-                              x["skeleton_a"], x["skeleton_b"])
+        step, _ = model.step(model.encode_session(inputs), model.first_state(inputs),
+                             torch.zeros(1, 137, 3), x["skeleton_b"], x["mask"])
     return (*masks, step.image)
 
 

@@ -3,8 +3,6 @@ import math
 
 import pytest
 import torch
-
-from fashionmirror_ros.models.mirror import SessionInputs
 import torch.nn.functional as F
 
 from fashionmirror_ros.models import FlowField, TryOnLoss, VGG19FeatureExtractor, tiny_config
@@ -20,6 +18,7 @@ from fashionmirror_ros.models.losses import (
     patch_loss,
     sample_correctness_loss,
 )
+from fashionmirror_ros.models.mirror import SessionInputs
 
 SIZE = 64
 

@@ -254,14 +254,15 @@ def test_hsg_fusion_is_equation_8(config):
     assert torch.allclose(fused, expected, atol=1e-5)
 
 
-def session(source, removed, garment, skeleton, keypoints=None, person=None, background=None):
+def session(source, removed, garment, skeleton, keypoints=None, person=None, background=None,
+            garment_mask=None):
     """SessionInputs for a batch of one; the prior's extras default to blank layers."""
     batch = source.shape[0]
     keypoints = torch.zeros(batch, 137, 3) if keypoints is None else keypoints
     person = torch.ones(batch, 1, SIZE, SIZE) if person is None else person
     background = torch.zeros_like(source) if background is None else background
-    return SessionInputs(source, removed, garment, keypoints, skeleton, person, background,
-                         torch.ones(batch, 1, SIZE, SIZE))
+    garment_mask = torch.ones(batch, 1, SIZE, SIZE) if garment_mask is None else garment_mask
+    return SessionInputs(source, removed, garment, keypoints, skeleton, person, background, garment_mask)
 
 
 def one_step(model, inputs, skeleton_next, cloth, keypoints_next=None):
@@ -341,9 +342,9 @@ def test_untrained_prior_model_starts_as_the_keypoint_warp_outside_the_garment()
     source, background = images(1, seed=3), images(1, seed=4)
     person = torch.zeros(1, 1, SIZE, SIZE)
     person[..., 6:40, 20:44] = 1.0
-    no_clothes = torch.zeros(1, 1, SIZE, SIZE)
+    no_clothes = torch.zeros(1, 1, SIZE, SIZE)  # no M_r, no M_c and a garment with no pixels
     inputs = session(source, no_clothes, images(1, seed=5), torch.zeros(1, 3, SIZE, SIZE), pose,
-                     person, background)
+                     person, background, garment_mask=no_clothes)
     with torch.no_grad():
         output = one_step(model, inputs, torch.zeros(1, 3, SIZE, SIZE), no_clothes, moved)
         expected = keypoint_warp(source, person, background, pose, moved)

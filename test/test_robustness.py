@@ -20,7 +20,7 @@ import yaml
 from conftest import requires_ros
 from fashionmirror_ros import topics
 from graph_harness import (ClipFeeder, GraphDriver, MemorySampler, percentiles_ms, quarter_medians,
-                           time_ns_of, untrained_checkpoint)
+                           running_graph, time_ns_of)
 
 pytestmark = requires_ros
 
@@ -31,13 +31,12 @@ GARMENT = topics.absolute(topics.GARMENT_IMAGE)
 TRYON = topics.absolute(topics.TRYON_IMAGE)
 KEYPOINTS = topics.absolute(topics.POSE_KEYPOINTS)
 SOURCE_KEYPOINTS = topics.absolute(topics.SOURCE_KEYPOINTS)
+SOURCE_PERSON = topics.absolute(topics.SOURCE_PERSON_MASK)
 MASKS = topics.absolute(topics.CMN_MASKS)
 
 NODES = ("pose_node", "cmn_node", "hsg_node")
 FPS = 15.0
-CLIP_FRAMES = 30
 FAULT_HOLD_S = 2.0
-STARTUP_TIMEOUT_S = 90
 OUTPUT_TIMEOUT_S = 20
 LOAD_FPS = 60.0
 LOAD_S = 32.0
@@ -111,7 +110,7 @@ class Rig:
         """`count` good camera frames (+ recorded keypoints) at `fps`; returns their stamps (ns)."""
         stamps = []
         for _ in range(count):
-            index = 1 + self.frame_index % CLIP_FRAMES
+            index = 1 + self.frame_index % (len(self.clip) - 1)
             self.frame_index += 1
             keypoints = self.clip.keypoints[index] if present else np.zeros_like(self.clip.keypoints[index])
             stamp = self.driver.now_stamp()
@@ -172,32 +171,11 @@ def params_file(directory: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def clip():
-    from fashionmirror_ros.data.synthetic import generate_clip, split_seed
-
-    return generate_clip(split_seed("test", 0), num_frames=CLIP_FRAMES + 1)
-
-
-@pytest.fixture(scope="module")
-def graph(tmp_path_factory, clip):
-    import rclpy
-
-    from fashionmirror_ros.nodes.supervisor import GraphSupervisor, graph_specs
-
+def graph(tmp_path_factory, stream_clip):
     directory = tmp_path_factory.mktemp("robustness")
-    checkpoint = untrained_checkpoint(directory / "checkpoint")
-    specs = graph_specs(estimator="recorded", model_parameters={"checkpoint": str(checkpoint)})
-    supervisor = GraphSupervisor(specs, params_file(directory), log_dir=directory / "logs").start().watch()
-    rclpy.init()
-    driver = GraphDriver("robustness_driver")
-    try:
-        up = driver.wait_for(lambda: set(NODES) <= set(driver.statuses()), STARTUP_TIMEOUT_S)
-        assert up, f"nodes did not come up: {supervisor.dead()}, see {directory / 'logs'}"
-        yield Rig(driver, supervisor, directory / "logs", clip)
-    finally:
-        driver.close()
-        rclpy.try_shutdown()
-        supervisor.stop()
+    with running_graph(directory, params_file=params_file(directory), driver_name="robustness_driver",
+                       watch=True) as (driver, supervisor):
+        yield Rig(driver, supervisor, directory / "logs", stream_clip)
 
 
 @pytest.fixture
@@ -448,11 +426,11 @@ def test_diagnostics_return_to_ok_after_good_input(rig):
     from diagnostic_msgs.msg import DiagnosticStatus
 
     with ClipFeeder(rig.driver, rig.clip.frames[1:], rig.clip.keypoints[1:], FPS):
-        time.sleep(FAULT_HOLD_S + 0.5)
         all_ok = lambda: all(status.level == DiagnosticStatus.OK and status.message == "running"  # noqa: E731
                              for name, status in rig.driver.statuses().items() if name in NODES)
-        assert rig.driver.wait_for(all_ok, 10), {name: (status.level, status.message)
-                                                 for name, status in rig.driver.statuses().items()}
+        # A fault is reported for FAULT_HOLD_S after the last bad message, then OK again.
+        assert rig.driver.wait_for(all_ok, FAULT_HOLD_S + 0.5 + 10), {
+            name: (status.level, status.message) for name, status in rig.driver.statuses().items()}
     values = {item.key: item.value for item in rig.driver.statuses()["hsg_node"].values}
     assert int(values["inputs_rejected"]) > 0
     rig.assert_alive()
@@ -502,17 +480,25 @@ def test_garment_swap_mid_stream_switches_masks_and_frames_continue(rig):
     old_crc, new_crc = image_crc(rig.clip.garment), image_crc(new_garment)
     assert old_crc != new_crc
     with ClipFeeder(driver, rig.clip.frames[1:], rig.clip.keypoints[1:], FPS) as feeder:
-        time.sleep(1.5)
+        assert driver.wait_for(lambda: rig.arrived(feeder.published), OUTPUT_TIMEOUT_S), \
+            "no try-on frames before the swap"
         masks_before = driver.count("mask_records")
         swap_ns = time.time_ns()
         rig.publish_garment(new_garment)
-        time.sleep(3.0)
-    sequence = [record.garment_crc for record in driver.snapshot("mask_records")[masks_before:]]
+
+        def masks_since_swap() -> list[int]:
+            return [record.garment_crc for record in driver.snapshot("mask_records")[masks_before:]]
+
+        def frames_after_swap() -> list:
+            return [a for a in driver.snapshot("arrivals") if a.stamp_ns > swap_ns + 500_000_000]
+
+        driver.wait_for(lambda: new_crc in masks_since_swap() and len(frames_after_swap()) >= 5, 3.0)
+    sequence = masks_since_swap()
     assert new_crc in sequence, "no masks for the new garment"
     first_new = sequence.index(new_crc)
     assert set(sequence[first_new:]) == {new_crc}, "masks for the old garment after ones for the new"
     assert set(sequence[:first_new]) <= {old_crc}
-    after = [a for a in driver.snapshot("arrivals") if a.stamp_ns > swap_ns + 500_000_000]
+    after = frames_after_swap()
     assert len(after) >= 5, f"only {len(after)} frames after the swap"
     assert {a.stamp_ns for a in after} <= set(feeder.published)
     assert driver.wait_for(lambda: all(
@@ -530,7 +516,10 @@ def test_60_fps_camera_latency_bounded_drops_counted_memory_flat(rig):
     start_ns = time.time_ns()
     with ClipFeeder(driver, rig.clip.frames[1:], rig.clip.keypoints[1:], LOAD_FPS) as feeder:
         time.sleep(LOAD_S)
-    time.sleep(2.0)  # let the last frames through
+    # Let the frames still in the graph through: each node keeps the newest frame it was given
+    # and frames come out in order, so the last one published comes out last.
+    last = feeder.published[-1]
+    driver.wait_for(lambda: any(a.stamp_ns == last for a in driver.snapshot("arrivals")), 2.0)
     sampler.stop()
     duration_s = (feeder.published[-1] - feeder.published[0]) / 1e9
 
@@ -623,37 +612,33 @@ def overflowing_checkpoint(directory: Path) -> Path:
     return directory
 
 
-def test_non_finite_network_output_is_an_error_and_nothing_is_published(tmp_path, clip):
+def test_non_finite_network_output_is_an_error_and_nothing_is_published(tmp_path, stream_clip):
     """cmn_node and hsg_node on an overflowing checkpoint, fed correct masks by the test: each
     reports ERROR (NonFiniteOutput) on /diagnostics, publishes nothing and stays up."""
-    import rclpy
     from diagnostic_msgs.msg import DiagnosticStatus
-    from rclpy.context import Context
+    from sensor_msgs.msg import Image
     from std_msgs.msg import Header
 
     from fashionmirror_ros.msg import PoseKeypoints, TryOnMasks
     from fashionmirror_ros.nodes.common import LATCHED_QOS, OUTPUT_QOS, mono_image_msg
-    from fashionmirror_ros.nodes.supervisor import GraphSupervisor, NodeSpec
+    from fashionmirror_ros.nodes.supervisor import NodeSpec
     from fashionmirror_ros.pipeline.images import image_crc
 
+    clip = stream_clip
     checkpoint = overflowing_checkpoint(tmp_path / "overflow")
-    domain = int(os.environ["ROS_DOMAIN_ID"]) % 100 + 101  # apart from the module's graph
-    env = dict(os.environ, ROS_DOMAIN_ID=str(domain))
     specs = [NodeSpec(name, {"checkpoint": str(checkpoint)}) for name in ("cmn_node", "hsg_node")]
-    supervisor = GraphSupervisor(specs, params_file(tmp_path), respawn=False, log_dir=tmp_path / "logs",
-                                 env=env).start()
-    context = Context()
-    rclpy.init(context=context, domain_id=domain)
-    driver = GraphDriver("overflow_driver", context=context)
-    try:
-        assert driver.wait_for(lambda: {"cmn_node", "hsg_node"} <= set(driver.statuses()), STARTUP_TIMEOUT_S), \
-            f"nodes did not come up: {supervisor.dead()}"
+    domain = int(os.environ["ROS_DOMAIN_ID"]) % 100 + 101  # apart from the module's graph
+    with running_graph(tmp_path, specs, params_file=params_file(tmp_path), respawn=False,
+                       driver_name="overflow_driver", domain_id=domain) as (driver, supervisor):
         source_stamp = driver.stamp(0, FPS, base_s=500)
         driver.publish_inputs(clip.frames[0], clip.garment, clip.keypoints[0], source_stamp)
         masks_pub = driver.node.create_publisher(TryOnMasks, MASKS, LATCHED_QOS)
         keypoints_pub = driver.node.create_publisher(PoseKeypoints, KEYPOINTS, OUTPUT_QOS)
-        mask = (clip.cloth_masks[0] * 255).astype(np.uint8)
         header = Header(stamp=source_stamp, frame_id="camera")
+        # What pose_node (not running here) latches for the source: the person in it.
+        person_pub = driver.node.create_publisher(Image, SOURCE_PERSON, LATCHED_QOS)
+        person_pub.publish(mono_image_msg((clip.person_masks[0] * 255).astype(np.uint8), header))
+        mask = (clip.cloth_masks[0] * 255).astype(np.uint8)
         masks_pub.publish(TryOnMasks(header=header, removed_mask=mono_image_msg(mask, header),
                                      cloth_mask=mono_image_msg(mask, header), multi_frame=False,
                                      source_crc=image_crc(clip.frames[0]), garment_crc=image_crc(clip.garment)))
@@ -670,14 +655,10 @@ def test_non_finite_network_output_is_an_error_and_nothing_is_published(tmp_path
             driver.statuses().get("cmn_node")
         assert driver.wait_for(lambda: error("hsg_node", "handling /pose/keypoints failed: NonFiniteOutput",
                                              "h_g^{t+1} contains NaN or inf"), 20), driver.statuses().get("hsg_node")
-        time.sleep(0.5)
-        assert not driver.snapshot("arrivals"), "a try-on frame from a non-finite output"
+        assert not driver.wait_for(lambda: driver.snapshot("arrivals"), 0.5), \
+            "a try-on frame from a non-finite output"
         assert all(r.stamp_ns == time_ns_of(source_stamp) and not r.multi_frame
                    for r in driver.snapshot("mask_records")), "cmn_node published masks from a non-finite output"
         assert not supervisor.dead(), f"a node died: {supervisor.dead()}"
         print(f"\ncmn_node: {error('cmn_node', 'NonFiniteOutput')[0].message}")
         print(f"hsg_node: {error('hsg_node', 'NonFiniteOutput')[0].message}")
-    finally:
-        driver.close()
-        rclpy.try_shutdown(context=context)
-        supervisor.stop()

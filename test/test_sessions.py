@@ -10,6 +10,7 @@ from fashionmirror_ros.pipeline.person_layer import fill_background
 from fashionmirror_ros.pipeline.sessions import (GenerationSession, InferenceOptions, Masks,
                                                  MaskSession, NonFiniteOutput, NotReady, image_tensor,
                                                  to_uint8_image)
+from fashionmirror_ros.pose.layout import BODY
 from fashionmirror_ros.pose.skeleton import render_skeleton
 
 SIZE = 64
@@ -174,3 +175,32 @@ def test_masks_that_arrive_before_the_source_and_garment_are_used_once_they_come
     assert session.step(keypoints[1]).shape == (SIZE, SIZE, 3)
     session.set_garment(frames[2])  # another garment: the early masks are not for it
     assert "no CMN masks" in session.missing()
+
+
+def test_replace_worn_garment_removes_what_c_covers_on_the_source(options, clip):
+    """The kiosk default of hsg_node: M_r is CMN's united with C's placed footprint on the
+    person of h^s (here CMN's M_r is empty: the model keeps its own judgement otherwise)."""
+    torch.manual_seed(0)
+    model = FashionMirror(tiny_config(SIZE, prior=True)).eval()
+    frames, _, _, _ = clip
+    garment = np.full((SIZE, SIZE, 3), 255, np.uint8)
+    garment[8:56, 16:48] = (200, 30, 30)
+    pose = np.zeros((137, 3), np.float32)
+    for name, (x, y) in {"Neck": (32, 16), "RShoulder": (24, 18), "LShoulder": (40, 18),
+                         "MidHip": (32, 40), "RHip": (27, 40), "LHip": (37, 40)}.items():
+        pose[BODY[name]] = (x, y, 1.0)
+    person = np.zeros((SIZE, SIZE), np.uint8)
+    person[10:60, 18:46] = 1
+    empty = np.zeros((SIZE, SIZE), np.uint8)
+    removed = {}
+    for replace in (False, True):
+        session = GenerationSession(model, options, SIZE, replace_worn_garment=replace)
+        session.set_source(frames[0], person)
+        session.set_garment(garment)
+        session.set_source_pose(pose)
+        session.offer_masks(Masks(empty, empty, False, session.source_crc, session.garment_crc))
+        session.step(pose)
+        removed[replace] = session.encoding.inputs.removed_mask[0, 0].numpy()
+    assert removed[False].max() == 0.0
+    assert removed[True][30, 32] > 0.9  # the chest, under the placed garment
+    assert removed[True][5, 5] == 0.0 and removed[True][62, 32] == 0.0  # off the person

@@ -87,3 +87,12 @@ def test_removed_mask_target_is_the_worn_garment_or_only_what_conflicts():
     assert torch.equal(removed_target(batch, "worn"), worn)
     conflicting = removed_target(batch, "conflicting")
     assert conflicting[0].sum() == 0 and torch.equal(conflicting[1], worn[1])
+
+
+def test_a_resumed_log_forgets_the_steps_after_its_checkpoint(tmp_path):
+    from fashionmirror_ros.training.trainer import forget_logged_steps_after
+
+    log = tmp_path / "log.csv"
+    log.write_text("step,total\n10,1.0\n20,0.9\n30,0.8\n")
+    forget_logged_steps_after(log, 20)
+    assert log.read_text().splitlines() == ["step,total", "10,1.0", "20,0.9"]

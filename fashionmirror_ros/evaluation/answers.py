@@ -53,11 +53,13 @@ def keypoint_warp_answer(case: EvalCase) -> Answer:
     return Answer(np.stack(frames))
 
 
-def model_answer(model, case: EvalCase, options: InferenceOptions) -> Answer:
-    """The try-on as the nodes compute it (see the module docstring)."""
+def model_answer(model, case: EvalCase, options: InferenceOptions, replace_worn_garment: bool = False) -> Answer:
+    """The try-on as the nodes compute it (see the module docstring). The protocols score the
+    model's own judgement of what to remove (``replace_worn_garment`` off); hsg_node's kiosk
+    default (on) is what the photo panel shows."""
     model.eval()
     masks_session = MaskSession(model, options)
-    generator = GenerationSession(model, options, model.config.image_size)
+    generator = GenerationSession(model, options, model.config.image_size, replace_worn_garment)
     masks_session.set_source(case.source)
     masks_session.set_garment(case.garment)
     generator.set_source(case.source, case.source_person_mask)

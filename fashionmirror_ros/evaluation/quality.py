@@ -38,6 +38,8 @@ from fashionmirror_ros.pipeline.sessions import InferenceOptions, select_device
 
 PROTOCOL_FRAMES = 20  # the paper evaluates 20-frame clips
 SHEET_CASES = 3
+# a garment whose top is its collar, as placement.py assumes (a hoodie's top is its hood)
+PHOTO_GARMENT = "polo_black"
 UNTRAINED_SEED = 0
 
 
@@ -123,16 +125,18 @@ def photo_panel(models: dict, options: InferenceOptions, frames: int) -> np.ndar
     from fashionmirror_ros.pose.segmentation import silenced_native_stderr
 
     garments = real_garments()
-    garment_name = sorted(garments)[0]
+    garment_name = PHOTO_GARMENT if PHOTO_GARMENT in garments else sorted(garments)[0]
     with silenced_native_stderr():
         case = protocols.photo_case(real_photos()["astronaut"], garments[garment_name], frames,
                                     models["model"].config.image_size)
     rows = [("camera", frames_at(case.frames))]
     for label in ("keypoint_warp",):
         rows.append((label, frames_at(baseline_answer(label, case).frames)))
-    rows.append(("model", frames_at(model_answer(models["model"], case, options).frames)))
+    kiosk = model_answer(models["model"], case, options, replace_worn_garment=True)
+    rows.append(("model", frames_at(kiosk.frames)))
     rows.append(("h^s | C", [case.source, case.garment]))
-    return panel(f"photo: astronaut wearing {garment_name} (a moving camera)", rows)
+    return panel(f"photo: astronaut wearing {garment_name} (a moving camera; hsg_node's kiosk "
+                 f"default replace_worn_garment)", rows)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -42,12 +42,14 @@ With the keypoint prior (ours, ``PriorConfig``; the ``paper`` preset keeps the l
   frame's pose before they are added, instead of being added where h^s stood.
 - ``garment_placement``: theta = the keypoint placement of C (``placement``) + the STN's
   correction (the STN's output minus the identity it starts from).
-- ``composition``: three full-resolution candidates, the person layer of h^s (clothes removed
+- ``composition``: M_c^{t+1} is united with the keypoint placement of C's mask and kept off the
+  face (``cloth_mask_with_placement``), then three full-resolution candidates, the person layer of h^s (clothes removed
   by M_r) pixel-warped along F^s and laid over h^s's background, C placed by theta, and the
   decoder's image, are blended by a softmax over three logits the decoder predicts. The decoder
   also sees the two pixel candidates (at stride 2), so it knows what they hold. The logits start
-  biased to the warped h^s outside M_c^{t+1} and to C inside it, so identity and texture are
-  copied where they exist and the decoder paints only where they do not.
+  biased to C where it is placed inside M_c^{t+1} and h^s has nothing left there (M_r removed
+  it), and to the warped h^s everywhere else, so identity and texture are copied where they
+  exist and the decoder paints only where they do not.
 """
 from __future__ import annotations
 
@@ -132,6 +134,7 @@ class PixelPrior(NamedTuple):
     source_flow: Tensor  # (B, 2, H, W) p^{t+1} -> p^0 in pixels, prior + SFE residual
     support: Tensor  # (B, 1, H, W) where the warped person layer is kept
     placement: Tensor  # (B, 2, 3) the keypoint placement of C (affine_grid theta)
+    face: Tensor  # (B, 1, H, W) where the face is (pose/part_flow.face_region): never a garment
 
 
 class HSGOutput(NamedTuple):
@@ -203,6 +206,8 @@ class HumanSequenceGenerator(nn.Module):
                                 flow_fields: Sequence[FlowField], pixels: PixelInputs | None = None,
                                 pixel_prior: PixelPrior | None = None) -> HSGOutput:
         fields = self._fields_by_stride(flow_fields)
+        if self.composes:
+            cloth_mask_next = self.cloth_mask_with_placement(cloth_mask_next, pixels, pixel_prior)
         previous_features = self._at_strides(self.human_encoder(previous_masked))
         mask_features = self._at_strides(self.mask_encoder(cloth_mask_next))
         coarsest = max(self.attentive_strides)
@@ -239,6 +244,15 @@ class HumanSequenceGenerator(nn.Module):
         return warped_previous + source_boost + garment_term
 
     @staticmethod
+    def cloth_mask_with_placement(cloth_mask: Tensor, pixels: PixelInputs, prior: PixelPrior) -> Tensor:
+        """M_c^{t+1} as HSG uses it with the composition: CMN's mask united with where the
+        keypoint placement puts C, minus the face. CMN learned its masks on generated people
+        and misses real ones (on a real photo it marked the neck and the background); the
+        placement comes from the pose, which MediaPipe finds on real people as well."""
+        placed = GarmentSTN.warp(pixels.garment_mask, prior.placement).clamp(0.0, 1.0)
+        return torch.maximum(cloth_mask, placed) * (1.0 - prior.face)
+
+    @staticmethod
     def pixel_candidates(pixels: PixelInputs, prior: PixelPrior, theta: Tensor) -> tuple[Tensor, ...]:
         """(warped h^s over its background (B,3,H,W), its alpha (B,1,H,W), placed C (B,3,H,W)
         premultiplied, its alpha (B,1,H,W))."""
@@ -271,10 +285,12 @@ class HumanSequenceGenerator(nn.Module):
             else torch.sigmoid(output)
 
     def compose(self, output: Tensor, candidates: tuple[Tensor, ...], cloth_mask_next: Tensor) -> HSGOutput:
-        person, _, placed, placed_alpha = candidates
+        person, person_alpha, placed, placed_alpha = candidates
         painted, logits = output[:, :3], output[:, 3:]
-        garment_here = cloth_mask_next * placed_alpha
-        start = torch.cat([1.0 - cloth_mask_next, garment_here, torch.zeros_like(garment_here)], 1)
+        # C where it is placed, M_c wants it, and h^s has nothing left to show: M_r removed the
+        # clothes C replaces; trying on what one wears removes nothing and keeps h^s's pixels
+        garment_here = cloth_mask_next * placed_alpha * (1.0 - person_alpha)
+        start = torch.cat([1.0 - garment_here, garment_here, torch.zeros_like(garment_here)], 1)
         weights = torch.softmax(logits + self.composition_bias * start, 1)  # (B, 3, H, W)
         image = weights[:, 0:1] * person + weights[:, 1:2] * placed + weights[:, 2:3] * painted
         return HSGOutput(image, weights)

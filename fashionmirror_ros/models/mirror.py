@@ -29,7 +29,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from fashionmirror_ros.pose.part_flow import keypoint_flow
+from fashionmirror_ros.pose.part_flow import face_region, keypoint_flow
 
 from .cmn import CoAttentionMaskNetwork
 from .config import ModelConfig, get_preset
@@ -150,10 +150,12 @@ class FashionMirror(nn.Module):
         if self.uses_prior:
             pixels = PixelInputs(inputs.source, inputs.person_mask * (1.0 - inputs.removed_mask),
                                  inputs.background, inputs.garment, inputs.garment_mask)
+            confidence = self.config.prior.min_confidence
             pixel_prior = PixelPrior(
                 self._pixel_source_flow(source_flow_full, prior, fields[-1]), prior.support,
                 keypoint_placement(encoding.garment_landmarks, keypoints_next,
-                                   self.config.image_size, self.config.prior.min_confidence))
+                                   self.config.image_size, confidence),
+                face_region(keypoints_next, *skeleton_next.shape[-2:], confidence).to(skeleton_next.dtype))
         generated = self.hsg.generate_from_encodings(
             encoding.source_features, previous_masked, encoding.garment_features, cloth_mask_next,
             fields, pixels, pixel_prior)

@@ -16,6 +16,7 @@ align_corners=False), so one theta places C on feature maps of any resolution.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from fashionmirror_ros.pose.layout import BODY
@@ -98,3 +99,13 @@ def _keypoint_placement(landmarks: Tensor, keypoints: Tensor, image_size: int,
     theta = torch.cat([linear, (offset_n / half - 1.0 + 0.5 / half)[..., None]], -1)
     identity = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], dtype=theta.dtype, device=theta.device)
     return torch.where(seen[:, None, None], theta, identity.expand_as(theta))
+
+
+def garment_footprint(garment_mask: Tensor, keypoints: Tensor, image_size: int,
+                      min_confidence: float) -> Tensor:
+    """(B, 1, S, S): where C's mask lands when placed on the pose ``keypoints`` (the keypoint
+    placement, no learned correction)."""
+    theta = keypoint_placement(garment_landmarks(garment_mask), keypoints, image_size, min_confidence)
+    grid = F.affine_grid(theta, [garment_mask.shape[0], 1, image_size, image_size], align_corners=False)
+    return F.grid_sample(garment_mask.float(), grid, mode="bilinear", padding_mode="zeros",
+                         align_corners=False).clamp(0.0, 1.0)

@@ -37,7 +37,12 @@ MASKS_TOPIC = topics.CMN_MASKS
 class HsgNode(ModelNode):
     def __init__(self, **kwargs):
         super().__init__("hsg_node", **kwargs)
-        self.session = GenerationSession(self.model, self.options, self.image_size)
+        replace_worn = self.param(
+            "replace_worn_garment", True, "the garment on tryon/garment_image is never the one the "
+            "person wears (a catalogue): remove what it covers on h^s whatever CMN judges (CMN, "
+            "trained on generated people, misjudges real photos); false lets CMN decide")
+        self.session = GenerationSession(self.model, self.options, self.image_size,
+                                         replace_worn_garment=replace_worn)
         self.lock = threading.Lock()
         self.source_stamp: int | None = None
         self.source_pose: tuple[int, object] | None = None  # (stamp ns, model-frame keypoints)

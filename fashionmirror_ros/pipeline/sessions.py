@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from fashionmirror_ros.models.mirror import SessionInputs, cmn_frames_for
-from fashionmirror_ros.models.placement import garment_mask_from_image
+from fashionmirror_ros.models.placement import garment_footprint, garment_mask_from_image
 from fashionmirror_ros.pipeline.images import image_crc
 from fashionmirror_ros.pipeline.person_layer import fill_background
 from fashionmirror_ros.pose.layout import NUM_KEYPOINTS
@@ -209,10 +209,14 @@ class GenerationSession:
     """hsg_node's recurrent state: the model's FrameState (h^t, p^t) for the current
     (h^s, C, M_r, M_c), with the session encodings kept between frames."""
 
-    def __init__(self, model, options: InferenceOptions, image_size: int):
+    def __init__(self, model, options: InferenceOptions, image_size: int,
+                 replace_worn_garment: bool = False):
         self.model = model
         self.options = options
         self.size = image_size
+        # a kiosk's catalogue garment is never the one worn: what C covers on h^s is removed
+        # whatever CMN says (CMN's judgement fails on real photos; see ``removed_for_session``)
+        self.replace_worn_garment = replace_worn_garment
         self.source: torch.Tensor | None = None
         self.source_rgb: np.ndarray | None = None
         self.person_mask: torch.Tensor | None = None
@@ -325,8 +329,20 @@ class GenerationSession:
     def _session_inputs(self, first_keypoints: np.ndarray) -> SessionInputs:
         # without h^s's own pose, the first camera pose stands in for p^0 (h^s assumed in it)
         pose = self.source_keypoints if self.source_keypoints is not None else first_keypoints
-        return SessionInputs(self.source, self.removed_mask, self.garment, self.keypoints_tensor(pose),
+        keypoints = self.keypoints_tensor(pose)
+        return SessionInputs(self.source, self.removed_for_session(keypoints), self.garment, keypoints,
                              self.skeleton(pose), self.person_mask, self.background, self.garment_mask)
+
+    def removed_for_session(self, source_keypoints: torch.Tensor) -> torch.Tensor:
+        """M_r as the generator uses it. With ``replace_worn_garment`` (and the prior's person
+        mask), CMN's M_r united with the person's pixels that C covers when placed on h^s: the
+        realtime CMN keeps h^s's clothes when it judges C to be the garment worn, and on real
+        photos it judges badly (trained on generated people), so a kiosk says so instead."""
+        if not (self.replace_worn_garment and self.person_mask is not None and self.garment_mask is not None):
+            return self.removed_mask
+        prior = self.model.config.prior
+        covered = garment_footprint(self.garment_mask, source_keypoints, self.size, prior.min_confidence)
+        return torch.maximum(self.removed_mask, covered * self.person_mask)
 
     @torch.inference_mode()
     def step(self, keypoints: np.ndarray) -> np.ndarray:

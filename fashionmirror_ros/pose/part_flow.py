@@ -163,6 +163,22 @@ def _body_scale(target: Tensor, seen: Tensor) -> Tensor:
     return torch.where(has_torso, torso, 1.3 * shoulders).clamp_min(4.0)
 
 
+def _torso_quad(target: Tensor, seen: Tensor, scale: Tensor) -> Tensor:
+    """Shoulders and hips (B, 4, 2) in TORSO_QUAD order; a hip not seen (an upper-body photo, a
+    person close to the camera) is put one body scale below its shoulder, across the shoulder line,
+    so the torso still reaches down to where the body continues."""
+    quad = target[:, list(TORSO_QUAD), :2].clone()
+    right, left = quad[:, 0], quad[:, 1]
+    across = left - right
+    down = torch.stack([-across[:, 1], across[:, 0]], -1)
+    down = torch.where(down[:, 1:2] < 0, -down, down)  # image y grows downwards
+    down = down / torch.linalg.norm(down, dim=-1, keepdim=True).clamp_min(_EPS) * scale
+    for corner, shoulder in ((2, left), (3, right)):
+        hip_seen = seen[:, TORSO_QUAD[corner]][:, None]
+        quad[:, corner] = torch.where(hip_seen, quad[:, corner], shoulder + down)
+    return quad
+
+
 _LIMB_STARTS = [limb.start for limb in LIMBS]
 _LIMB_ENDS = [limb.end for limb in LIMBS]
 
@@ -184,7 +200,7 @@ def _parts(target: Tensor, source: Tensor, px: Tensor, py: Tensor, min_confidenc
     scale = _body_scale(target, seen_target)[:, None]  # (B, 1)
     torso = list(TORSO_POINTS)
     torso_matrix, torso_shift = _affine(target[:, torso, :2], source[:, torso, :2], seen[:, torso].to(target.dtype))
-    torso_distance = _quad_distance(px, py, target[:, list(TORSO_QUAD), :2]) + TORSO_MARGIN * scale[..., None]
+    torso_distance = _quad_distance(px, py, _torso_quad(target, seen_target, scale)) + TORSO_MARGIN * scale[..., None]
 
     head = list(HEAD_POINTS) + [BODY["Neck"]]
     head_matrix, head_shift = _similarity(target[:, head, :2], source[:, head, :2], seen[:, head].to(target.dtype))
@@ -211,7 +227,7 @@ def _parts(target: Tensor, source: Tensor, px: Tensor, py: Tensor, min_confidenc
         torch.cat([torso_matrix[:, None], head_matrix[:, None], limb_matrix], 1),
         torch.cat([torso_shift[:, None], head_shift[:, None], limb_shift], 1),
         torch.cat([torso_distance[:, None], head_distance[:, None], limb_distance], 1),
-        torch.cat([seen[:, list(TORSO_QUAD)].all(-1, keepdim=True),
+        torch.cat([(seen[:, BODY["RShoulder"]] & seen[:, BODY["LShoulder"]])[:, None],
                    (seen[:, BODY["Neck"]] & (face_weight.sum(1) >= 1))[:, None], limb_valid], 1),
         (support_reach[None] * scale)[..., None, None], scale[..., None, None])
 
@@ -251,6 +267,33 @@ def _keypoint_flow(target: Tensor, source: Tensor, height: int, width: int, min_
     part_support = (1.0 - (parts.distance - parts.reach) / (SUPPORT_FADE * parts.scale)).clamp(0.0, 1.0)
     support = (weights * part_support).sum(1, keepdim=True)
     return PartFlow(flow, support)
+
+
+# The face: from this share of the way from the neck to the head centre, with this radius (body
+# scales); the neck and collar below it stay garment territory.
+FACE_START = 0.35
+FACE_RADIUS = 0.2
+FACE_FADE = 0.05
+
+
+def face_region(keypoints: Tensor, height: int, width: int,
+                min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> Tensor:
+    """(B, 1, H, W) in [0, 1]: where the face and head of the pose are (1 inside, fading out over
+    FACE_FADE body scales); 0 where the neck or every head point is unseen. No garment goes there."""
+    with torch.autocast(device_type=keypoints.device.type, enabled=False):
+        points = torch.nan_to_num(keypoints.float(), nan=0.0)
+        seen = points[..., 2] >= min_confidence
+        scale = _body_scale(points, seen)[:, None, None]
+        head = list(HEAD_POINTS)
+        weight = seen[:, head].float()
+        centre = (weight[..., None] * points[:, head, :2]).sum(1) / weight.sum(1, keepdim=True).clamp_min(_EPS)
+        neck = points[:, BODY["Neck"], :2]
+        py = torch.arange(height, dtype=torch.float32, device=points.device)[:, None].expand(height, width)
+        px = torch.arange(width, dtype=torch.float32, device=points.device)[None, :].expand(height, width)
+        distance = _segment_distance(px, py, neck + FACE_START * (centre - neck), centre)
+        inside = (1.0 - (distance - FACE_RADIUS * scale) / (FACE_FADE * scale)).clamp(0.0, 1.0)
+        visible = (seen[:, BODY["Neck"]] & (weight.sum(1) >= 1)).float()[:, None, None]
+        return (inside * visible)[:, None]
 
 
 def sampling_grid(flow: Tensor) -> Tensor:

@@ -1,66 +1,87 @@
-"""`fashionmirror train`: stage cmn first, then end2end (paper 4.1). Works under torchrun."""
+"""`fashionmirror train`: stage cmn first, then end2end (paper 4.1). Works under torchrun.
+
+The options are TrainConfig's fields (training/trainer.py), each written once there with its
+help text: --field-name unless the field names another flag, and fields that say so are not
+offered. A tuple field takes any number of values; a dict field takes repeated NAME=VALUE.
+"""
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import types
+import typing
 
-from fashionmirror_ros.models.config import ABLATIONS, PRESETS
 from fashionmirror_ros.training.trainer import TrainConfig, Trainer
 
 
-def _loss_override(text: str) -> tuple[str, float]:
+def _name_and_number(text: str) -> tuple[str, float]:
+    """NAME=VALUE -> (NAME, float(VALUE)): one entry of a dict field (a LossConfig weight)."""
     key, _, value = text.partition("=")
     if not value:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
     return key, float(value)
 
 
+def command_line_fields() -> list[tuple[dataclasses.Field, type]]:
+    """TrainConfig's fields the command line offers, each with its type (None taken out of
+    optional ones: `int | None` -> int)."""
+    hints = typing.get_type_hints(TrainConfig)
+    offered = []
+    for config_field in dataclasses.fields(TrainConfig):
+        if not config_field.metadata.get("on_command_line", True):
+            continue
+        field_type = hints[config_field.name]
+        if isinstance(field_type, types.UnionType):
+            field_type = next(arg for arg in typing.get_args(field_type) if arg is not type(None))
+        offered.append((config_field, field_type))
+    return offered
+
+
+def flag_of(config_field: dataclasses.Field) -> str:
+    return config_field.metadata.get("flag") or "--" + config_field.name.replace("_", "-")
+
+
+def _argument_options(config_field: dataclasses.Field, field_type: type) -> dict:
+    """add_argument's keywords for one field; dest is the field's name."""
+    metadata = config_field.metadata
+    options = {"dest": config_field.name, "help": metadata.get("help")}
+    if metadata.get("required"):
+        options["required"] = True
+    if field_type is bool:
+        return {**options, "action": "store_true"}
+    if typing.get_origin(field_type) is tuple:
+        return {**options, "nargs": "*", "default": [], "choices": metadata.get("choices")}
+    if field_type is dict:
+        return {**options, "type": _name_and_number, "action": "append", "default": [],
+                "metavar": "NAME=VALUE"}
+    default = config_field.default
+    options.update(default=None if default is dataclasses.MISSING else default,
+                   type=field_type if field_type in (int, float) else None)
+    if metadata.get("choices"):
+        return {**options, "choices": metadata["choices"]}
+    # What argparse would show had dest stayed the flag's own name (--frames FRAMES).
+    return {**options, "metavar": flag_of(config_field)[2:].replace("-", "_").upper()}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    defaults = TrainConfig()
-    parser.add_argument("--stage", choices=("cmn", "end2end"), required=True)
-    parser.add_argument("--preset", default=defaults.preset,
-                        choices=sorted(PRESETS) + sorted(ABLATIONS) + ["tiny"],
-                        help="model preset; realtime_* are the ablation variants of issue 11 "
-                             "('tiny': 64 px, for tests and smoke runs only)")
-    parser.add_argument("--output", default=defaults.output, help="run folder (log, curve, checkpoints)")
-    parser.add_argument("--steps", type=int, default=defaults.steps)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--frames", type=int, default=defaults.frames_per_sample,
-                        help="frames per training sample (paper: 6)")
-    parser.add_argument("--max-skip", type=int, default=defaults.max_skip)
-    parser.add_argument("--lr", type=float, default=defaults.learning_rate)
-    parser.add_argument("--data", default=defaults.data,
-                        help="'synthetic' or the root folder of FashionVideo (UBC Fashion)")
-    parser.add_argument("--train-clips", type=int, default=defaults.train_clips)
-    parser.add_argument("--workers", type=int, default=defaults.workers)
-    parser.add_argument("--log-every", type=int, default=defaults.log_every)
-    parser.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every)
-    parser.add_argument("--init-from", default=None, help="checkpoint to start from")
-    parser.add_argument("--init-networks", nargs="*", default=[], choices=("cmn", "sfe", "hsg"),
-                        help="take only these networks from --init-from (default: all)")
-    parser.add_argument("--tryon-share", type=float, default=defaults.tryon_share,
-                        help="share of samples wearing another clip's garment (generated data)")
-    parser.add_argument("--body-only-share", type=float, default=defaults.body_only_share,
-                        help="share of samples with body keypoints only (no hands, no face)")
-    parser.add_argument("--resume", action="store_true", help="continue from <output>/latest")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--device", default=defaults.device)
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--vgg-weights", default=None, help="local torchvision VGG19 weight file")
-    parser.add_argument("--loss", type=_loss_override, action="append", default=[],
-                        metavar="NAME=VALUE", help="override a LossConfig weight (repeatable)")
-    parser.add_argument("--max-minutes", type=float, default=None)
+    for config_field, field_type in command_line_fields():
+        parser.add_argument(flag_of(config_field), **_argument_options(config_field, field_type))
+
+
+def config_from_arguments(args: argparse.Namespace) -> TrainConfig:
+    values = {}
+    for config_field, field_type in command_line_fields():
+        value = getattr(args, config_field.name)
+        if typing.get_origin(field_type) is tuple:
+            value = tuple(value)
+        elif field_type is dict:
+            value = dict(value)
+        values[config_field.name] = value
+    return TrainConfig(**values)
 
 
 def run(args: argparse.Namespace) -> int:
-    config = TrainConfig(
-        stage=args.stage, preset=args.preset, output=args.output, steps=args.steps,
-        batch_size=args.batch_size, frames_per_sample=args.frames, max_skip=args.max_skip,
-        learning_rate=args.lr, data=args.data, train_clips=args.train_clips, workers=args.workers,
-        log_every=args.log_every, checkpoint_every=args.checkpoint_every, init_from=args.init_from,
-        init_networks=tuple(args.init_networks), tryon_share=args.tryon_share,
-        body_only_share=args.body_only_share,
-        resume=args.resume, seed=args.seed, device=args.device, threads=args.threads,
-        vgg_weights=args.vgg_weights, loss_overrides=dict(args.loss), max_minutes=args.max_minutes)
+    config = config_from_arguments(args)
     trainer = Trainer(config)
     try:
         final = trainer.train()
@@ -69,5 +90,3 @@ def run(args: argparse.Namespace) -> int:
     summary = {k: round(v, 5) for k, v in final.items()}
     print(f"train {config.stage}: done at step {trainer.step}: {summary}")
     return 0
-
-

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from fashionmirror_ros.data.clips import FRAMES_PER_SAMPLE, MAX_SKIP, ClipSampleDataset
 from fashionmirror_ros.models.checkpoint import load_state_into, save_checkpoint
-from fashionmirror_ros.models.config import ModelConfig, get_preset, tiny_config
+from fashionmirror_ros.models.config import ABLATIONS, PRESETS, ModelConfig, get_preset, tiny_config
 from fashionmirror_ros.models.mirror import FashionMirror
 from fashionmirror_ros.pipeline.sessions import select_device
 from fashionmirror_ros.training.state import (load_optimizer, load_trainer_state, save_optimizer,
@@ -36,37 +36,56 @@ from fashionmirror_ros.training.steps import STAGES, EndToEndStep, trainable_par
 NETWORKS = ("cmn", "sfe", "hsg")
 LATEST = "latest"
 FINAL = "final"
+SMOKE_PRESET = "tiny"  # tests and smoke runs only: tiny_config() at 64 px
+
+
+def option(default=dataclasses.MISSING, *, default_factory=dataclasses.MISSING, help: str | None = None,
+           flag: str | None = None, choices: tuple | None = None, required: bool = False,
+           on_command_line: bool = True):
+    """A TrainConfig field with what `fashionmirror train` needs to offer it (training/cli.py
+    builds its options from these): help text, a flag other than --field-name, choices, whether
+    the command line must give it, or that the command line does not offer it at all."""
+    metadata = {"help": help, "flag": flag, "choices": choices, "required": required,
+                "on_command_line": on_command_line}
+    return field(default=default, default_factory=default_factory, metadata=metadata)
 
 
 @dataclass
 class TrainConfig:
-    stage: str = "cmn"  # "cmn" or "end2end"
-    preset: str = "realtime"
-    output: str = "runs/realtime"
+    stage: str = option("cmn", choices=tuple(STAGES), required=True)  # "cmn" or "end2end"
+    preset: str = option("realtime", choices=tuple(sorted(PRESETS)) + tuple(sorted(ABLATIONS)) + (SMOKE_PRESET,),
+                         help="model preset; realtime_* are the ablation variants of issue 11 "
+                              "('tiny': 64 px, for tests and smoke runs only)")
+    output: str = option("runs/realtime", help="run folder (log, curve, checkpoints)")
     steps: int = 1000
     batch_size: int = 4  # per process; the paper: 4 on two GPUs
-    frames_per_sample: int = FRAMES_PER_SAMPLE  # the paper: 6 frames per iteration
+    frames_per_sample: int = option(FRAMES_PER_SAMPLE, flag="--frames",
+                                    help="frames per training sample (paper: 6)")
     max_skip: int = MAX_SKIP  # the paper: 0-2 random skips between consecutive frames
-    learning_rate: float = 1e-4  # the paper: Adam, 1e-4
-    data: str = "synthetic"  # "synthetic" or the root folder of FashionVideo
+    learning_rate: float = option(1e-4, flag="--lr")  # the paper: Adam, 1e-4
+    data: str = option("synthetic", help="'synthetic' or the root folder of FashionVideo (UBC Fashion)")
     train_clips: int = 2000
-    clip_frames: int = 60
+    clip_frames: int = option(60, on_command_line=False)  # frames of each generated clip
     workers: int = 0
     log_every: int = 10
     checkpoint_every: int = 200
-    init_from: str | None = None  # checkpoint to start from (e.g. the cmn stage's final)
-    # which networks take their weights from init_from ("cmn", "sfe", "hsg"); empty = all
-    init_networks: tuple[str, ...] = ()
-    # share of samples where the person wears another clip's garment (generated data only)
-    tryon_share: float = 0.0
-    # share of samples with the body keypoints only (the live path's body-only pose estimator)
-    body_only_share: float = 0.0
-    resume: bool = False
+    init_from: str | None = option(None, help="checkpoint to start from")  # e.g. the cmn stage's final
+    init_networks: tuple[str, ...] = option(
+        (), choices=NETWORKS, help="take only these networks from --init-from (default: all)")
+    tryon_share: float = option(
+        0.0, help="share of samples wearing another clip's garment (generated data)")
+    # as the live path's body-only pose estimator gives them
+    body_only_share: float = option(
+        0.0, help="share of samples with body keypoints only (no hands, no face)")
+    resume: bool = option(False, help="continue from <output>/latest")
     seed: int = 0
     device: str = "auto"
     threads: int | None = None
-    vgg_weights: str | None = None  # local torchvision VGG19 file for the perceptual losses
-    loss_overrides: dict = field(default_factory=dict)  # LossConfig fields, e.g. human_style=0
+    # for the perceptual losses
+    vgg_weights: str | None = option(None, help="local torchvision VGG19 weight file")
+    # LossConfig fields, e.g. human_style=0
+    loss_overrides: dict = option(default_factory=dict, flag="--loss",
+                                  help="override a LossConfig weight (repeatable)")
     max_minutes: float | None = None  # stop (and checkpoint) after this much wall time
 
     def __post_init__(self) -> None:
@@ -75,9 +94,6 @@ class TrainConfig:
         unknown = sorted(set(self.init_networks) - set(NETWORKS))
         if unknown:
             raise ValueError(f"init_networks: unknown networks {unknown}; valid: {list(NETWORKS)}")
-
-
-SMOKE_PRESET = "tiny"  # tests and smoke runs only: tiny_config() at 64 px
 
 
 def model_config(config: TrainConfig) -> ModelConfig:
@@ -106,6 +122,21 @@ def plot_losses(log_path: Path, png_path: Path) -> None:
     columns = [name for name in (rows[0] if rows else {}) if name.endswith("total")]
     series = {name: ([int(r["step"]) for r in rows], [float(r[name]) for r in rows]) for name in columns}
     loss_curve(series, png_path, log_y=True)
+
+
+def forget_logged_steps_after(log_path: Path, step: int) -> None:
+    """Drop the log rows of steps after ``step``: a resumed run repeats them from its checkpoint,
+    and the log must read as one run."""
+    if not log_path.exists():
+        return
+    with log_path.open() as handle:
+        rows = list(csv.reader(handle))
+    if not rows:
+        return
+    kept = [rows[0]] + [row for row in rows[1:] if row and int(row[0]) <= step]
+    if len(kept) != len(rows):
+        with log_path.open("w", newline="") as handle:
+            csv.writer(handle).writerows(kept)
 
 
 class Distributed:
@@ -226,6 +257,8 @@ class Trainer:
         load_state_into(self.model, directory)
         load_optimizer(directory, self.optimizer, state["param_groups"])
         self.step = int(state["step"])
+        if self.dist.is_main:
+            forget_logged_steps_after(self.output / "log.csv", self.step)
 
     # ---- the loop -----------------------------------------------------------------------
     def train(self) -> dict[str, float]:
