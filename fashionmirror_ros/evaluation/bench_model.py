@@ -122,9 +122,15 @@ def network_calls(model, clip, channels_last: bool, autocast) -> dict:
                                                    next_keypoints, (size, size))
             placement = keypoint_placement(encoding.garment_landmarks, next_keypoints, size,
                                            model.config.prior.min_confidence)
+            geometry = {"source_flow": source_flow, "support": prior.support, "placement": placement}
+            if "face" in PixelPrior._fields:  # where C never goes (the model computes it per frame)
+                from fashionmirror_ros.pose.part_flow import face_region
+
+                geometry["face"] = face_region(next_keypoints, size, size,
+                                               model.config.prior.min_confidence).to(source_flow.dtype)
         pixels = PixelInputs(inputs.source, inputs.person_mask, inputs.background, inputs.garment,
                              inputs.garment_mask)
-        pixel_prior = PixelPrior(source_flow, prior.support, placement)
+        pixel_prior = PixelPrior(**geometry)
         painted_and_logits = torch.rand(1, 6, size, size, generator=torch.Generator().manual_seed(0))
 
         def composition():
