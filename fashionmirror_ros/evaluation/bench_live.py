@@ -9,8 +9,8 @@
    - the generated clip as a 256 x 256 camera and as a 640 x 480 camera (scaled, border
      columns repeated), rgb8, played by the harness;
    - the real video: the Sports2D demo video as a camera panning with the walking woman
-     (data/real_video.py) at 640 x 480, written to an mp4 and played by `fashionmirror camera`
-     in its own process, with her photo as h^s and a saleor T-shirt as C;
+     (data/real_video.py) at 640 x 480, written to an mp4 and played once (126 frames) by
+     `fashionmirror camera` in its own process, with her photo as h^s and a saleor T-shirt as C;
    and, for each estimator in three processes, the peak rate of the live path at 640 x 480.
    ``steps`` then compares configurations of the same run (each step's gain).
 The model is the checkpoint given (default: the shipped one when it is of the current realtime
@@ -171,8 +171,8 @@ def _run_configuration(configuration: LiveConfiguration, preset, checkpoint, str
                 elif camera == REAL_VIDEO and not isinstance(real, str):
                     video, inputs = real
                     graph.set_inputs(inputs)
-                    frames = int(round(LIVE_INPUT_FPS * settings["duration_s"]))
-                    entry["trials"][camera] = graph.camera_trial(video, LIVE_INPUT_FPS, frames,
+                    # one pass of her walk (126 frames, 4.2 s): a loop would jump back across the scene
+                    entry["trials"][camera] = graph.camera_trial(video, LIVE_INPUT_FPS, len(inputs.frames),
                                                                  label=f"{camera} ")
                     graph.set_inputs(first)
             if configuration.peak:
