@@ -9,6 +9,7 @@ import sys
 COMMANDS = {
     "demo": ("fashionmirror_ros.evaluation.demo", "run the try-on graph on the bundled input"),
     "run": ("fashionmirror_ros.nodes.run_command", "start the node graph (pip-only machines)"),
+    "camera": ("fashionmirror_ros.nodes.camera_command", "publish a video file or a V4L2 device as the camera"),
     "view": ("fashionmirror_ros.nodes.view_command", "the mirror display: try-on full screen, camera inset"),
     "garment": ("fashionmirror_ros.nodes.garment_command", "publish a garment photo (cut out) from a file or catalogue"),
     "record": ("fashionmirror_ros.evaluation.record", "write a rosbag2 of generated clips"),

@@ -92,3 +92,23 @@ def test_bag_without_camera_topic_is_rejected(tmp_path):
     with pytest.raises(bags.BagError) as raised:
         bags.read_clip_bag(tmp_path / "other")
     assert "/camera/image_raw" in str(raised.value) and "/chatter" in str(raised.value)
+
+
+def test_jpeg_camera_frames_round_trip_smaller(tmp_path, clip):
+    raw = bags.write_clip_bag(tmp_path / "raw", clip, start_ns=START_NS, ground_truth=False, compress=False)
+    jpeg = bags.write_clip_bag(tmp_path / "jpeg", clip, start_ns=START_NS, ground_truth=False, compress=False,
+                               camera_jpeg_quality=90)
+    topics = bags.bag_topics(tmp_path / "jpeg")
+    assert topics[bags.CAMERA_COMPRESSED_TOPIC] == (bags.COMPRESSED_TYPE, FRAMES)
+    assert bags.CAMERA_TOPIC not in topics
+    assert jpeg.size_bytes < raw.size_bytes
+    _, _, msg = next(bags.iter_messages(tmp_path / "jpeg", [bags.CAMERA_COMPRESSED_TOPIC]))
+    assert msg.format == bags.JPEG_FORMAT and msg.header.frame_id == "camera"
+    bag = bags.read_clip_bag(tmp_path / "jpeg")
+    assert bag.camera_stamps == raw.stamps_ns
+    for index, stamp in enumerate(bag.camera_stamps):
+        frame = bag.frames[stamp]
+        assert frame.shape == clip.frames[index].shape and frame.dtype == np.uint8
+        error = np.abs(frame.astype(int) - clip.frames[index].astype(int)).mean()
+        assert error < 6, f"JPEG q90 frame {index} differs by {error:.1f} grey levels on average"
+        np.testing.assert_array_equal(bag.keypoints[stamp], clip.keypoints[index])

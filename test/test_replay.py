@@ -91,26 +91,23 @@ def test_replay_of_unreadable_bag_exits_2(tmp_path):
 
 
 def test_peak_search_bisects_to_the_highest_rate_within_5_percent_loss():
-    from fashionmirror_ros.evaluation.bench import peak_search
+    from fashionmirror_ros.evaluation.bench_peak import peak_search
 
     capacity = 23.0  # a fake graph that keeps up to 23 fps and loses the excess beyond
 
-    class FakeGraph:
-        def trial(self, rate, duration_s, label="", record=True):
-            lost = max(0.0, 1.0 - capacity / rate)
-            return {"lost_fraction": lost, "tryon_fps": min(rate, capacity),
-                    "end_to_end_ms": {"p95": 50.0}}
+    def trial(rate):
+        lost = max(0.0, 1.0 - capacity / rate)
+        return {"lost_fraction": lost, "tryon_fps": min(rate, capacity), "end_to_end_ms": {"p95": 50.0}}
 
-    graph = FakeGraph()
     settings = {"duration_s": 1.0, "peak_iterations": 8}
-    rates = {rate: graph.trial(rate, 1.0) for rate in (10.0, 30.0, 60.0)}
-    peak = peak_search(graph, rates, settings)
+    rates = {rate: trial(rate) for rate in (10.0, 30.0, 60.0)}
+    peak = peak_search(trial, rates, settings)
     assert capacity * 0.9 <= peak["peak_rate_hz"] <= capacity / 0.95
     assert peak["lowest_failing_rate_hz"] > peak["peak_rate_hz"]
     # nothing passes: the search starts below the saturated output rate
     capacity = 1.5
-    rates = {rate: graph.trial(rate, 1.0) for rate in (10.0, 30.0, 60.0)}
-    peak = peak_search(graph, rates, settings)
+    rates = {rate: trial(rate) for rate in (10.0, 30.0, 60.0)}
+    peak = peak_search(trial, rates, settings)
     assert 1.2 <= peak["peak_rate_hz"] <= 1.5 / 0.95
 
 

@@ -75,3 +75,23 @@ def test_a_node_that_ran_for_a_while_is_restarted_after_the_short_delay(monkeypa
     assert not supervisor._restart_if_dead(node, 100.0)
     assert supervisor._restart_if_dead(node, 100.0 + RESPAWN_DELAY_S)
     assert node.restarts == 1 and node.exit_codes == [1]
+
+
+def test_cpu_affinity_is_parsed_checked_and_given_to_the_node_process():
+    import os
+    import subprocess
+    import sys
+
+    import pytest
+
+    from fashionmirror_ros.nodes.supervisor import _child_setup, parse_cpu_affinity
+
+    assert parse_cpu_affinity(["pose_node=0", "hsg_node=0,0"]) == {"pose_node": (0,), "hsg_node": (0,)}
+    for bad, reason in (("view=0", "NODE one of"), ("hsg_node=a", "integers"), ("cmn_node=", "NODE=CPU"),
+                        ("hsg_node=4096", "not available")):
+        with pytest.raises(ValueError, match=reason):
+            parse_cpu_affinity([bad])
+    cpu = min(os.sched_getaffinity(0))
+    child = subprocess.run([sys.executable, "-c", "import os; print(sorted(os.sched_getaffinity(0)))"],
+                           capture_output=True, text=True, preexec_fn=_child_setup((cpu,)), check=True)
+    assert child.stdout.strip() == f"[{cpu}]"

@@ -11,6 +11,7 @@ topic                                 type                        when
 /tryon/source_keypoints               PoseKeypoints               once, stamp = the source's stamp
 /camera/keypoints                     PoseKeypoints (true pose)   every frame, camera frame's stamp
 /camera/image_raw                     sensor_msgs/Image rgb8      every frame, stamps at clip fps
+  or /camera/image_raw/compressed     sensor_msgs/CompressedImage (JPEG; ``camera_jpeg_quality``)
 /ground_truth/image                   sensor_msgs/Image rgb8      every frame, camera frame's stamp
 /ground_truth/cloth_mask              sensor_msgs/Image mono8     every frame (255 = garment)
 ====================================  ==========================  =================================
@@ -19,6 +20,11 @@ The bag timestamp of every message equals its header stamp (a recording made at 
 Camera frames have frame_id "camera". Keypoints are written before the frame with the same
 stamp (pose_node's ``estimator:=recorded`` mode expects them first). The custom data of the
 bag's metadata says what it is (``fashionmirror.*`` keys: split, indices, protocol, fps).
+
+Camera frames of real video compress poorly with zstd (about 100 kB per 256 x 256 frame): with
+``camera_jpeg_quality`` they are written as JPEG on /camera/image_raw/compressed, as ROS 2's
+image_transport "compressed" plugin publishes them (format "rgb8; jpeg compressed bgr8"), about
+15 kB each; ``read_clip_bag`` decodes either topic into the same RGB frames.
 
 MCAP bags are written with zstd-compressed chunks (MCAP's own storage compression, readable by
 ``ros2 bag`` and any MCAP reader); sqlite3 bags with rosbag2 per-message zstd compression.
@@ -41,6 +47,7 @@ from fashionmirror_ros import topics
 
 # Bags store fully qualified names: the graph's relative names in the root namespace.
 CAMERA_TOPIC = topics.absolute(topics.CAMERA_IMAGE)
+CAMERA_COMPRESSED_TOPIC = CAMERA_TOPIC + "/compressed"  # image_transport's name for it
 KEYPOINTS_TOPIC = topics.absolute(topics.CAMERA_KEYPOINTS)
 GT_IMAGE_TOPIC = topics.absolute(topics.GROUND_TRUTH_IMAGE)
 GT_CLOTH_TOPIC = topics.absolute(topics.GROUND_TRUTH_CLOTH_MASK)
@@ -49,6 +56,8 @@ GARMENT_TOPIC = topics.absolute(topics.GARMENT_IMAGE)
 SOURCE_KEYPOINTS_TOPIC = topics.absolute(topics.SOURCE_KEYPOINTS)
 
 IMAGE_TYPE = "sensor_msgs/msg/Image"
+COMPRESSED_TYPE = "sensor_msgs/msg/CompressedImage"
+JPEG_FORMAT = "rgb8; jpeg compressed bgr8"  # image_transport's format string for JPEG of rgb8 frames
 KEYPOINTS_TYPE = "fashionmirror_ros/msg/PoseKeypoints"
 OUR_MESSAGES = ("PoseKeypoints", "TryOnMasks", "NodeLatency")
 CAMERA_FRAME_ID = "camera"
@@ -115,6 +124,34 @@ def image_message(array: np.ndarray, stamp_ns: int, frame_id: str = CAMERA_FRAME
         data=array.reshape(-1))
 
 
+def compressed_image_message(rgb: np.ndarray, stamp_ns: int, quality: int,
+                             frame_id: str = CAMERA_FRAME_ID):
+    """A rosbags sensor_msgs/CompressedImage: JPEG of an RGB (H, W, 3) uint8 frame."""
+    import cv2
+
+    rgb = np.ascontiguousarray(rgb)
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected uint8 (H, W, 3), got {rgb.dtype} {rgb.shape}")
+    if not 1 <= int(quality) <= 100:
+        raise ValueError(f"JPEG quality must lie in 1..100, got {quality}")
+    encoded, data = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
+                                 [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not encoded:
+        raise ValueError("JPEG encoding failed")
+    return typestore().types[COMPRESSED_TYPE](header=_header(stamp_ns, frame_id), format=JPEG_FORMAT,
+                                              data=data.reshape(-1))
+
+
+def compressed_to_numpy(msg) -> np.ndarray:
+    """RGB (H, W, 3) of a CompressedImage (JPEG or PNG); ValueError if it does not decode."""
+    import cv2
+
+    bgr = cv2.imdecode(np.asarray(msg.data, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ValueError(f"compressed image ({msg.format!r}) does not decode")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
 def keypoints_message(keypoints: np.ndarray, stamp_ns: int, width: int, height: int,
                       estimator: str = RECORDED_ESTIMATOR, frame_id: str = CAMERA_FRAME_ID):
     """A rosbags PoseKeypoints from (137, 3) x, y, confidence in pixels of a width x height image."""
@@ -177,7 +214,7 @@ def write_clip_bag(path, clip, storage: str = "mcap", source_index: int = 0, *,
                    ground_truth_frames: np.ndarray | None = None,
                    ground_truth_cloth_masks: np.ndarray | None = None,
                    start_ns: int | None = None, fps: float | None = None, compress: bool = True,
-                   custom: dict | None = None,
+                   custom: dict | None = None, camera_jpeg_quality: int | None = None,
                    progress: Callable[[int], None] | None = None) -> WrittenBag:
     """Write `clip` (frames (T,H,W,3), keypoints (T,137,3), cloth_masks (T,H,W), garment, fps)
     as a rosbag2 at `path` (a new directory).
@@ -186,6 +223,7 @@ def write_clip_bag(path, clip, storage: str = "mcap", source_index: int = 0, *,
     (`source_keypoints` or the clip's); the garment is `garment` or the clip's. Ground truth
     (`ground_truth=True`) is the clip's frames and cloth masks unless given. `start_ns` is the
     stamp of the first frame (default: now). `progress(n)` is called after each frame.
+    `camera_jpeg_quality` writes the camera frames as JPEG on /camera/image_raw/compressed.
     """
     from rosbags.rosbag2 import Writer
     from rosbags.rosbag2.enums import CompressionFormat, CompressionMode, StoragePlugin
@@ -240,9 +278,10 @@ def write_clip_bag(path, clip, storage: str = "mcap", source_index: int = 0, *,
         writer.set_custom_data(CUSTOM_PREFIX + key, value)
     with writer:
         connections = {}
+        camera = ((CAMERA_COMPRESSED_TOPIC, COMPRESSED_TYPE) if camera_jpeg_quality
+                  else (CAMERA_TOPIC, IMAGE_TYPE))
         topics = [(SOURCE_TOPIC, IMAGE_TYPE), (GARMENT_TOPIC, IMAGE_TYPE),
-                  (SOURCE_KEYPOINTS_TOPIC, KEYPOINTS_TYPE), (KEYPOINTS_TOPIC, KEYPOINTS_TYPE),
-                  (CAMERA_TOPIC, IMAGE_TYPE)]
+                  (SOURCE_KEYPOINTS_TOPIC, KEYPOINTS_TYPE), (KEYPOINTS_TOPIC, KEYPOINTS_TYPE), camera]
         if ground_truth:
             topics += [(GT_IMAGE_TOPIC, IMAGE_TYPE), (GT_CLOTH_TOPIC, IMAGE_TYPE)]
         for topic, msgtype in topics:
@@ -259,7 +298,11 @@ def write_clip_bag(path, clip, storage: str = "mcap", source_index: int = 0, *,
         for index, ns in enumerate(stamps):
             put(KEYPOINTS_TOPIC, keypoints_message(keypoints[index], ns, width, height),
                 KEYPOINTS_TYPE, ns)
-            put(CAMERA_TOPIC, image_message(frames[index], ns), IMAGE_TYPE, ns)
+            if camera_jpeg_quality:
+                put(CAMERA_COMPRESSED_TOPIC, compressed_image_message(frames[index], ns, camera_jpeg_quality),
+                    COMPRESSED_TYPE, ns)
+            else:
+                put(CAMERA_TOPIC, image_message(frames[index], ns), IMAGE_TYPE, ns)
             if ground_truth:
                 put(GT_IMAGE_TOPIC, image_message(gt_frames[index], ns), IMAGE_TYPE, ns)
                 put(GT_CLOTH_TOPIC, image_message(gt_masks[index], ns), IMAGE_TYPE, ns)
@@ -389,8 +432,9 @@ class ClipBag:
 def read_clip_bag(path, progress: Callable[[int], None] | None = None) -> ClipBag:
     """Load a bag recorded with a camera stream (ours or any with /camera/image_raw) into numpy.
 
-    Only the topics a clip bag has are read; the bag must have /camera/image_raw with at least
-    one frame, else BagError. Camera frames with the same stamp as an earlier one are skipped.
+    Only the topics a clip bag has are read; the bag must have /camera/image_raw (or its JPEG
+    /camera/image_raw/compressed) with at least one frame, else BagError. Camera frames with the
+    same stamp as an earlier one are skipped.
     """
     path = Path(path)
     reader = _open_reader(path)
@@ -399,23 +443,26 @@ def read_clip_bag(path, progress: Callable[[int], None] | None = None) -> ClipBa
         custom = bag_custom_data(reader)
     finally:
         reader.close()
-    if CAMERA_TOPIC not in topics:
+    camera = CAMERA_TOPIC if CAMERA_TOPIC in topics or CAMERA_COMPRESSED_TOPIC not in topics \
+        else CAMERA_COMPRESSED_TOPIC
+    expected_type = IMAGE_TYPE if camera == CAMERA_TOPIC else COMPRESSED_TYPE
+    if camera not in topics:
         listed = ", ".join(sorted(topics)) or "none"
-        raise BagError(path, f"has no {CAMERA_TOPIC} topic (topics: {listed})")
-    if topics[CAMERA_TOPIC][0] != IMAGE_TYPE:
-        raise BagError(path, f"{CAMERA_TOPIC} has type {topics[CAMERA_TOPIC][0]}, expected {IMAGE_TYPE}")
+        raise BagError(path, f"has no {CAMERA_TOPIC} (or {CAMERA_COMPRESSED_TOPIC}) topic (topics: {listed})")
+    if topics[camera][0] != expected_type:
+        raise BagError(path, f"{camera} has type {topics[camera][0]}, expected {expected_type}")
     bag = ClipBag(path, topics, custom)
-    wanted = [CAMERA_TOPIC, KEYPOINTS_TOPIC, GT_IMAGE_TOPIC, GT_CLOTH_TOPIC, SOURCE_TOPIC,
+    wanted = [camera, KEYPOINTS_TOPIC, GT_IMAGE_TOPIC, GT_CLOTH_TOPIC, SOURCE_TOPIC,
               GARMENT_TOPIC, SOURCE_KEYPOINTS_TOPIC]
     from fashionmirror_ros.pipeline.images import ImageRejected
 
     for topic, timestamp, msg in iter_messages(path, [t for t in wanted if t in topics]):
         stamp = message_stamp_ns(msg)
         try:
-            if topic == CAMERA_TOPIC:
+            if topic == camera:
                 if stamp in bag.frames:
                     continue
-                bag.frames[stamp] = image_to_numpy(msg)
+                bag.frames[stamp] = image_to_numpy(msg) if camera == CAMERA_TOPIC else compressed_to_numpy(msg)
                 bag.camera_stamps.append(stamp)
                 bag.camera_bag_times.append(timestamp)
                 if progress is not None:
@@ -435,10 +482,10 @@ def read_clip_bag(path, progress: Callable[[int], None] | None = None) -> ClipBa
                 bag.source_keypoints = keypoints_to_numpy(msg)
                 bag.source_keypoints_size = (int(msg.image_width), int(msg.image_height))
                 bag.source_keypoints_stamp = stamp
-        except ImageRejected as error:
+        except (ImageRejected, ValueError) as error:
             raise BagError(path, f"bad image on {topic} at stamp {stamp}: {error}") from None
     if not bag.camera_stamps:
-        raise BagError(path, f"{CAMERA_TOPIC} has no messages")
+        raise BagError(path, f"{camera} has no messages")
     return bag
 
 

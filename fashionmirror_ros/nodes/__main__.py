@@ -16,15 +16,45 @@ NODE_MODULES = {
 }
 
 
+# Nodes that can share a process (`python -m fashionmirror_ros.nodes graph pose_node,cmn_node,hsg_node`):
+# module and class of each.
+NODE_CLASSES = {
+    "pose_node": ("fashionmirror_ros.nodes.pose_node", "PoseNode"),
+    "cmn_node": ("fashionmirror_ros.nodes.cmn_node", "CmnNode"),
+    "hsg_node": ("fashionmirror_ros.nodes.hsg_node", "HsgNode"),
+}
+USAGE = (f"usage: python -m fashionmirror_ros.nodes {{{','.join(NODE_MODULES)}}} [--ros-args ...]\n"
+         f"       python -m fashionmirror_ros.nodes graph NODE[,NODE...] [--executor single|multi] "
+         f"[--ros-args ...]  (nodes of {sorted(NODE_CLASSES)} in one process, one executor)")
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) < 2 or argv[1] not in NODE_MODULES:
-        print(f"usage: python -m fashionmirror_ros.nodes {{{','.join(NODE_MODULES)}}} [--ros-args ...]",
-              file=sys.stderr)
+    group = len(argv) >= 3 and argv[1] == "graph"
+    names = argv[2].split(",") if group else []
+    if group and (not names or any(name not in NODE_CLASSES for name in names)
+                  or len(set(names)) != len(names)):
+        print(USAGE, file=sys.stderr)
+        return 2
+    if not group and (len(argv) < 2 or argv[1] not in NODE_MODULES):
+        print(USAGE, file=sys.stderr)
         return 2
     install_interrupt_guard()
     try:
         import importlib
 
+        if group:
+            from fashionmirror_ros.nodes.common import EXECUTORS, spin_nodes
+
+            rest = argv[3:]
+            executor = "single"
+            if rest[:1] == ["--executor"]:
+                if len(rest) < 2 or rest[1] not in EXECUTORS:
+                    print(USAGE, file=sys.stderr)
+                    return 2
+                executor, rest = rest[1], rest[2:]
+            factories = {name: getattr(importlib.import_module(NODE_CLASSES[name][0]), NODE_CLASSES[name][1])
+                         for name in names}
+            return spin_nodes(factories, [argv[0], *rest], executor)
         module = importlib.import_module(NODE_MODULES[argv[1]])
         return int(module.main([argv[0], *argv[2:]]) or 0)
     except KeyboardInterrupt:

@@ -162,6 +162,8 @@ class MirrorNode(Node):
             self._last_input[topic] = self._started
 
         def run():
+            name_native_thread(self.get_name())
+            self.worker_started()
             while True:
                 item = slot.take(WORKER_POLL_S)
                 if slot.closed:
@@ -178,6 +180,10 @@ class MirrorNode(Node):
 
         self.subscribe(msg_type, topic, on_message, qos, **options)
         return slot
+
+    def worker_started(self) -> None:
+        """Called first in each per-frame worker thread (ModelNode sets its torch threads there:
+        in a process that holds several nodes, each node's worker keeps its own count)."""
 
     def overridable_qos(self, topic: str, incompatible_warning: str | None = None) -> dict:
         """create_subscription/create_publisher options: the standard qos_overrides parameters
@@ -329,8 +335,25 @@ class MirrorNode(Node):
             slot.close()
 
 
+EXECUTORS = ("single", "multi")
+
+
 def spin_node(name: str, node_factory: Callable[[], MirrorNode], args=None) -> int:
-    """rclpy boilerplate: init, build the node, spin, clean up.
+    """rclpy boilerplate for one node in its process: init, build the node, spin, clean up."""
+    return spin_nodes({name: node_factory}, args)
+
+
+def spin_nodes(factories: dict[str, Callable[[], MirrorNode]], args=None, executor_kind: str = "single") -> int:
+    """Init, build the nodes in order, spin them in one executor, clean up.
+
+    The executor runs the nodes' subscription callbacks, which only hand messages to the nodes'
+    worker threads (the per-frame work) or take the rare new source or garment. "single": a
+    SingleThreadedExecutor (what rclpy.spin does); "multi": a MultiThreadedExecutor, whose
+    threads cost more than they save here (`fashionmirror bench`: its threads took most of the
+    process's CPU and the try-on rate fell with three nodes in it). The OS name of
+    the main thread is set to each node's name while that node is built, so the threads its
+    libraries start then (MediaPipe's graph) carry the node's name and a profiler can tell the
+    nodes of one process apart (`fashionmirror bench` sums CPU time per thread name).
 
     A start-up failure (bad checkpoint, missing file, bad parameter) is one line on stderr,
     "[fatal] <node>: <problem>", and exit code 1: no traceback for a configuration mistake.
@@ -338,17 +361,27 @@ def spin_node(name: str, node_factory: Callable[[], MirrorNode], args=None) -> i
     interrupts.py): the clean-up runs with SIGINT ignored.
     """
     import rclpy
-    from rclpy.executors import ExternalShutdownException
+    from rclpy.executors import (ExternalShutdownException, MultiThreadedExecutor,
+                                 SingleThreadedExecutor)
 
     from fashionmirror_ros.nodes.interrupts import ignore_interrupts, install_interrupt_guard
 
     install_interrupt_guard()
-    node = None
+    nodes: list[MirrorNode] = []
+    executor = None
+    name = next(iter(factories))
     code = 0
     try:
         rclpy.init(args=args)
-        node = node_factory()
-        rclpy.spin(node)
+        if executor_kind not in EXECUTORS:
+            raise StartupError(f"executor '{executor_kind}' is not one of {list(EXECUTORS)}")
+        executor = MultiThreadedExecutor() if executor_kind == "multi" else SingleThreadedExecutor()
+        for name, factory in factories.items():
+            name_native_thread(name)
+            nodes.append(factory())
+            executor.add_node(nodes[-1])
+        name_native_thread("executor" if len(factories) > 1 else name)
+        executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass  # Ctrl-C or SIGTERM: a normal shutdown, exit 0
     except StartupError as error:
@@ -359,14 +392,30 @@ def spin_node(name: str, node_factory: Callable[[], MirrorNode], args=None) -> i
         code = 1
     finally:
         ignore_interrupts()
-        if node is not None:
+        for node in reversed(nodes):
             try:
                 node.close()
                 node.destroy_node()
             except Exception as error:  # noqa: BLE001 - a clean-up fault must not hide the exit code
-                print(f"[{name}] clean-up: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+                print(f"[{node.get_name()}] clean-up: {type(error).__name__}: {error}", file=sys.stderr,
+                      flush=True)
+        if executor is not None:
+            executor.shutdown(timeout_sec=1.0)
         rclpy.try_shutdown()
     return code
+
+
+def name_native_thread(name: str) -> None:
+    """Set the calling thread's OS name (Linux keeps 15 bytes), as /proc/<pid>/task/*/comm, top -H
+    and py-spy show it; threads started from this thread inherit it. No-op where unsupported."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_name = 15
+        libc.prctl(pr_set_name, name.encode()[:15], 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 class StartupError(RuntimeError):

@@ -37,6 +37,7 @@ class ModelNode(MirrorNode):
         self.source_path = self.param("source_image_path", "", "image file of the source human h^s")
         self.garment_path = self.param("garment_image_path", "", "image file of the garment C")
 
+        self.num_threads = threads
         torch.set_num_threads(threads)
         try:
             self.options = InferenceOptions(device=select_device(device), bf16_autocast=bf16,
@@ -53,6 +54,14 @@ class ModelNode(MirrorNode):
         warm_up(self.model, self.options, self.image_size)
         self.get_logger().info(f"loaded {path} (preset {self.config.name}) on {self.options.device}, "
                                f"{threads} thread(s), networks warmed up")
+
+    def worker_started(self) -> None:
+        """torch's intra-op thread count is per thread (OpenMP): a worker takes the process-wide
+        value at its first operation, which another node of the same process may have set
+        (`fashionmirror run --single-process`). The first call initialises this thread's count,
+        the second sets this node's."""
+        torch.get_num_threads()
+        torch.set_num_threads(self.num_threads)
 
     def listen_for_inputs(self, on_source, on_garment) -> None:
         """Subscribe to the source and garment topics, then apply the image-file parameters.

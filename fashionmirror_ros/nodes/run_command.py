@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 
 from fashionmirror_ros.nodes.graph_params import RESPAWN_MAX_RETRIES
-from fashionmirror_ros.nodes.supervisor import GraphSupervisor, graph_specs, run_forever
+from fashionmirror_ros.nodes.supervisor import (GraphSupervisor, graph_specs, in_one_process,
+                                                  parse_cpu_affinity, run_forever)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,6 +27,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--garment-catalog", default=None,
                         help="folder of garment photos: the first is published (latched) at start")
     parser.add_argument("--view", action="store_true", help="also start the mirror display")
+    parser.add_argument("--single-process", action="store_true",
+                        help="pose_node, cmn_node and hsg_node in one process with one executor "
+                             "instead of three processes")
+    parser.add_argument("--executor", choices=("single", "multi"), default="single",
+                        help="with --single-process: SingleThreadedExecutor (default) or MultiThreadedExecutor")
+    parser.add_argument("--cpu-affinity", nargs="+", default=None, metavar="NODE=CPUS",
+                        help="CPUs a node's process may run on, e.g. pose_node=0 cmn_node=0 hsg_node=1 "
+                             "(the threads it starts inherit them; not with --single-process)")
     parser.add_argument("--log-dir", default=None, help="write each node's output to <dir>/<node>.log")
     parser.add_argument("--no-respawn", action="store_true", help="do not restart nodes that die")
     parser.add_argument("--respawn-max-retries", type=int, default=RESPAWN_MAX_RETRIES,
@@ -43,6 +52,13 @@ def launch_arguments(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     specs = graph_specs(namespace=args.namespace or "", arguments=launch_arguments(args))
+    affinity = parse_cpu_affinity(args.cpu_affinity)
+    if affinity and args.single_process:
+        raise ValueError("--cpu-affinity places node processes: it does not apply with --single-process")
+    for spec in specs:
+        spec.cpus = affinity.get(spec.name, ())
+    if args.single_process:
+        specs = in_one_process(specs, executor=args.executor)
     supervisor = GraphSupervisor(specs, args.params_file, respawn=not args.no_respawn,
                                  log_dir=args.log_dir, respawn_max_retries=args.respawn_max_retries)
     return run_forever(supervisor)

@@ -36,6 +36,38 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def _child_setup(cpus: tuple[int, ...]):
+    """preexec_fn of a node process: SIGINT back to default, and the CPUs it may run on (every
+    thread it starts inherits them: torch's OpenMP pool, MediaPipe's graph threads)."""
+    def setup() -> None:
+        _default_sigint()
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+    return setup
+
+
+def parse_cpu_affinity(items) -> dict[str, tuple[int, ...]]:
+    """['pose_node=0', 'hsg_node=1,2'] -> {'pose_node': (0,), 'hsg_node': (1, 2)}; ValueError
+    naming the item for a bad node name, CPU list, or a CPU this machine does not have."""
+    available = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+    result = {}
+    for item in items or []:
+        name, _, cpus = str(item).partition("=")
+        if name not in NODE_NAMES or not cpus:
+            raise ValueError(f"--cpu-affinity '{item}': expected NODE=CPU[,CPU...] with NODE one of "
+                             f"{', '.join(NODE_NAMES)}")
+        try:
+            chosen = tuple(sorted({int(cpu) for cpu in cpus.split(",")}))
+        except ValueError:
+            raise ValueError(f"--cpu-affinity '{item}': CPUs must be integers") from None
+        missing = [cpu for cpu in chosen if cpu not in available]
+        if missing:
+            raise ValueError(f"--cpu-affinity '{item}': CPU {missing[0]} is not available here "
+                             f"(CPUs {sorted(available)})")
+        result[name] = chosen
+    return result
+
+
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
@@ -50,6 +82,7 @@ class NodeSpec:
     parameters: dict = field(default_factory=dict)
     remappings: dict = field(default_factory=dict)
     namespace: str = ""
+    cpus: tuple[int, ...] = ()  # CPUs the process may run on (empty: any)
 
     @property
     def fully_qualified_name(self) -> str:
@@ -75,6 +108,60 @@ class NodeSpec:
         for source, target in self.remappings.items():
             argv += ["-r", f"{source}:={target}"]
         return argv
+
+
+SINGLE_PROCESS_NAME = "mirror_graph"
+
+
+@dataclass
+class ProcessGroupSpec:
+    """Several nodes in one process with one rclpy executor (`fashionmirror run --single-process`).
+
+    Each node keeps its own name, parameters (its overrides document is keyed by its fully
+    qualified name, as in separate processes) and remappings (given as node-specific rules,
+    `pose_node:camera/image_raw:=...`, so a remap meant for one node leaves the others alone)."""
+
+    members: list[NodeSpec]
+    name: str = SINGLE_PROCESS_NAME
+    cpus: tuple[int, ...] = ()
+    executor: str = "single"  # common.spin_nodes: SingleThreadedExecutor, or "multi"
+
+    @property
+    def namespace(self) -> str:
+        return self.members[0].namespace if self.members else ""
+
+    @property
+    def parameters(self) -> dict:
+        """Non-empty when any member has parameters (the supervisor then writes the overrides)."""
+        return {member.name: member.parameters for member in self.members if member.parameters}
+
+    def overrides_document(self) -> dict:
+        document = {}
+        for member in self.members:
+            if member.parameters:
+                document.update(member.overrides_document())
+        return document
+
+    def command(self, params_file: Path, overrides_file: Path | None = None) -> list[str]:
+        argv = [sys.executable, "-m", "fashionmirror_ros.nodes", "graph",
+                ",".join(member.name for member in self.members), "--executor", self.executor,
+                "--ros-args", "--params-file", str(params_file)]
+        if overrides_file is not None:
+            argv += ["--params-file", str(overrides_file)]
+        if self.namespace:
+            argv += ["-r", f"__ns:={normalize_namespace(self.namespace)}"]
+        for member in self.members:
+            for source, target in member.remappings.items():
+                argv += ["-r", f"{member.name}:{source}:={target}"]
+        return argv
+
+
+def in_one_process(specs: list[NodeSpec], names=GRAPH_NODES, executor: str = "single") -> list:
+    """The three graph nodes of `specs` as one ProcessGroupSpec (first, in their order), the
+    other nodes (mirror_view, garment_catalog) still in their own processes."""
+    members = [spec for spec in specs if spec.name in names]
+    others = [spec for spec in specs if spec.name not in names]
+    return ([ProcessGroupSpec(members, executor=executor)] if members else []) + others
 
 
 def parameter_value(value):
@@ -103,7 +190,7 @@ class RunningNode:
 class GraphSupervisor:
     """Starts, watches, restarts and stops the node processes."""
 
-    def __init__(self, specs: list[NodeSpec], params_file: Path | None = None, respawn: bool = True,
+    def __init__(self, specs: list, params_file: Path | None = None, respawn: bool = True,
                  log_dir: Path | None = None, env: dict | None = None,
                  respawn_max_retries: int | None = RESPAWN_MAX_RETRIES):
         self.specs = specs
@@ -129,11 +216,11 @@ class GraphSupervisor:
     def _spawn(self, spec: NodeSpec) -> subprocess.Popen:
         command = spec.command(self.params_file, self._overrides_file(spec))
         if self.log_dir is None:
-            return subprocess.Popen(command, env=self.env, preexec_fn=_default_sigint)
+            return subprocess.Popen(command, env=self.env, preexec_fn=_child_setup(spec.cpus))
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_dir / f"{spec.name}.log", "ab") as output:  # the child keeps its copy
             return subprocess.Popen(command, env=self.env, stdout=output, stderr=subprocess.STDOUT,
-                                    preexec_fn=_default_sigint)
+                                    preexec_fn=_child_setup(spec.cpus))
 
     def start(self) -> "GraphSupervisor":
         for spec in self.specs:
