@@ -36,10 +36,11 @@ from fashionmirror_ros.pipeline.stats import RollingStats
 SENSOR_QOS = qos_profile_sensor_data
 # Camera frames: reliable, so a camera driver with the default QoS (reliable) matches and its large
 # frames arrive (measured here over Fast DDS: a best-effort reader got 1 of 150 frames at 640x480
-# and at 1280x720, a reliable one 150 of 150); keep-last 2, so a slow node never queues stale
-# frames (the worker takes the newest anyway) while a frame arriving during a take is not lost.
+# and at 1280x720, a reliable one 150 of 150); keep-last 10: the worker takes the newest frame
+# anyway, and a deeper reader queue rides out CPU starvation (1280x720 bgr8 at 30 fps while a
+# training run filled both cores: 128 of 150 delivered with depth 5, 148 of 150 with depth 10).
 # Override per deployment with qos_overrides./<ns>/camera/image_raw.subscription.reliability etc.
-CAMERA_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
+CAMERA_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                         reliability=ReliabilityPolicy.RELIABLE)
 OUTPUT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                         reliability=ReliabilityPolicy.RELIABLE)
