@@ -47,3 +47,19 @@ def stream_clip():
     from fashionmirror_ros.data.synthetic import generate_clip, split_seed
 
     return generate_clip(split_seed("test", 0), num_frames=STREAM_CLIP_FRAMES + 1)
+
+
+@pytest.fixture
+def audio_only_file(tmp_path):
+    """A WAV file of silence: a file that exists and opens, with no video stream in it."""
+    import wave
+
+    import numpy as np
+
+    path = tmp_path / "sound.wav"
+    with wave.open(str(path), "wb") as stream:
+        stream.setnchannels(1)
+        stream.setsampwidth(2)
+        stream.setframerate(8000)
+        stream.writeframes(np.zeros(800, np.int16).tobytes())
+    return path

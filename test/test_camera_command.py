@@ -6,7 +6,6 @@ import subprocess
 import sys
 import threading
 import time
-import wave
 
 import cv2
 import numpy as np
@@ -147,11 +146,6 @@ def test_an_unreadable_file_exits_2_with_one_line(tmp_path):
     one_clear_line(camera(tmp_path / "missing.mp4"), "no such file")
 
 
-def test_a_file_without_a_video_stream_exits_2_with_one_line(tmp_path):
-    audio = tmp_path / "sound.wav"
-    with wave.open(str(audio), "wb") as stream:
-        stream.setnchannels(1)
-        stream.setsampwidth(2)
-        stream.setframerate(8000)
-        stream.writeframes(np.zeros(8000, np.int16).tobytes())
+def test_a_file_without_a_video_stream_exits_2_with_one_line(audio_only_file):
+    audio = audio_only_file
     one_clear_line(camera(audio), "has no video stream")

@@ -2,7 +2,6 @@
 in order and in the asked encoding and size, looping, one clear error per unusable source, and
 the schedule on a fake clock."""
 import struct
-import wave
 
 import cv2
 import numpy as np
@@ -67,13 +66,8 @@ def test_missing_unreadable_and_directory_sources_are_one_clear_error(tmp_path):
         assert expected in str(raised.value) and "\n" not in str(raised.value), (source, raised.value)
 
 
-def test_a_file_without_a_video_stream_says_so(tmp_path):
-    audio = tmp_path / "sound.wav"
-    with wave.open(str(audio), "wb") as stream:
-        stream.setnchannels(1)
-        stream.setsampwidth(2)
-        stream.setframerate(8000)
-        stream.writeframes(np.zeros(800, np.int16).tobytes())
+def test_a_file_without_a_video_stream_says_so(audio_only_file, tmp_path):
+    audio = audio_only_file
     with pytest.raises(CameraSourceError, match="has no video stream: it is WAV audio"):
         open_source(str(audio))
     m4a = tmp_path / "sound.m4a"
