@@ -13,22 +13,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fashionmirror_ros.data import real_clips as real_clips_module
 from fashionmirror_ros.data import real_media
+from fashionmirror_ros.data.real_clips import REAL_CLIPS, real_clips, square_crop, upper_body_mask
 from fashionmirror_ros.data.real_media import (
     DEMO_VIDEO,
     GARMENT_PHOTOS,
-    REAL_CLIPS,
     MediaError,
     MediaFile,
     WheelSource,
     extract_members,
     fetch_media,
     media_available,
-    real_clips,
     real_garments,
     real_photos,
-    square_crop,
-    upper_body_mask,
     verify_sha256,
 )
 from fashionmirror_ros.pose.layout import BODY, NUM_KEYPOINTS
@@ -304,7 +302,7 @@ def test_real_clips_are_deterministic_and_a_broken_cache_is_rebuilt(tmp_path):
     video.parent.mkdir(parents=True)
     os.symlink(real_media.demo_video_path(), video)
     built = real_clips(num_frames=2, image_size=64, directory=tmp_path, use_cache=False)
-    cached = sorted((tmp_path / real_media.CACHE_FOLDER).glob("*.npz"))
+    cached = sorted((tmp_path / real_clips_module.CACHE_FOLDER).glob("*.npz"))
     assert len(cached) == 3
     cached[0].write_bytes(b"not an npz")
     rebuilt = real_clips(num_frames=2, image_size=64, directory=tmp_path)

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from fashionmirror_ros.data.real_media import (DEMO_VIDEO_SIZE, MediaError, demo_video_path,
-                                               iter_video_frames)
+from fashionmirror_ros.data.real_clips import iter_video_frames
+from fashionmirror_ros.data.real_media import DEMO_VIDEO_SIZE, MediaError, demo_video_path
 
 SEARCH_REGION = (0, 480, 1768, 994)  # x0, y0, x1, y1: where she walks, the man on the box is not
 WALK_FIRST_FRAME = 60  # she is tracked from about frame 55 to 195 (measured)
@@ -123,7 +123,7 @@ SOURCE_PADDING = 0.12  # of her box's longer side, each side
 def walking_woman_source(size: int = 256, frame: int = SOURCE_FRAME,
                          directory: str | os.PathLike | None = None) -> np.ndarray:
     """h^s: a square crop around her in video frame `frame`, resized to size x size."""
-    from fashionmirror_ros.data.real_media import square_crop
+    from fashionmirror_ros.data.real_clips import square_crop
 
     image = next(iter_video_frames(demo_video_path(directory), frame, 1))
     box = track_boxes([image])[0]

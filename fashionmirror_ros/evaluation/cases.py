@@ -86,7 +86,7 @@ TRYON_GARMENT_OFFSET = 1000
 
 def real_cases(frames: int, image_size: int = 256) -> list[EvalCase]:
     """Self-reconstruction of the real clips (needs the fetched media; see data/real_media)."""
-    from fashionmirror_ros.data.real_media import REAL_CLIPS, real_clips
+    from fashionmirror_ros.data.real_clips import REAL_CLIPS, real_clips
 
     return [_from_clip(spec.name, "real", clip, clip)
             for spec, clip in zip(REAL_CLIPS, real_clips(num_frames=frames, image_size=image_size))]
