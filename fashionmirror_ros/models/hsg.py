@@ -42,8 +42,9 @@ With the keypoint prior (ours, ``PriorConfig``; the ``paper`` preset keeps the l
   frame's pose before they are added, instead of being added where h^s stood.
 - ``garment_placement``: theta = the keypoint placement of C (``placement``) + the STN's
   correction (the STN's output minus the identity it starts from).
-- ``composition``: M_c^{t+1} is united with the keypoint placement of C's mask and kept off the
-  face (``cloth_mask_with_placement``), then three full-resolution candidates, the person layer of h^s (clothes removed
+- ``composition``: M_c^{t+1} falls back to the keypoint placement of C's mask where CMN missed
+  the person, and is kept off the face (``cloth_mask_with_placement``); then three
+  full-resolution candidates, the person layer of h^s (clothes removed
   by M_r) pixel-warped along F^s and laid over h^s's background, C placed by theta, and the
   decoder's image, are blended by a softmax over three logits the decoder predicts. The decoder
   also sees the two pixel candidates (at stride 2), so it knows what they hold. The logits start
@@ -67,6 +68,10 @@ from .prior import composite_person
 
 PIXEL_SHUFFLE_FACTOR = 2  # the decoder's last level is at stride 2
 COMPOSITION_SOURCES = 3  # warped h^s, placed C, the decoder's painting
+# CMN's M_c is trusted fully when it covers this share of the placed C, not at all below
+# CMN_TRUST_FROM (``cloth_mask_with_placement``)
+CMN_TRUST_FROM = 0.2
+CMN_TRUST_AT = 0.45
 
 
 class GarmentSTN(nn.Module):
@@ -252,12 +257,18 @@ class HumanSequenceGenerator(nn.Module):
 
     @staticmethod
     def cloth_mask_with_placement(cloth_mask: Tensor, pixels: PixelInputs, prior: PixelPrior) -> Tensor:
-        """M_c^{t+1} as HSG uses it with the composition: CMN's mask united with where the
-        keypoint placement puts C, minus the face. CMN learned its masks on generated people
-        and misses real ones (on a real photo it marked the neck and the background); the
-        placement comes from the pose, which MediaPipe finds on real people as well."""
+        """M_c^{t+1} as HSG uses it with the composition, kept off the face. Where CMN's mask
+        covers little of where the keypoint placement puts C, CMN has missed the person (it
+        learned on generated people: on a real photo it marked the neck and the background) and
+        the placement stands in; where it covers much, CMN's own shape is kept (it knows the
+        sleeves, the occluding arms). Agreement = share of the placed C that CMN covers:
+        measured 0.54-0.96 on generated clips, 0.05-0.10 on a real photo."""
         placed = GarmentSTN.warp(pixels.garment_mask, prior.placement).clamp(0.0, 1.0)
-        return torch.maximum(cloth_mask, placed) * (1.0 - prior.face)
+        agreement = (cloth_mask * placed).sum((1, 2, 3)) / placed.sum((1, 2, 3)).clamp_min(1.0)
+        trust = ((agreement - CMN_TRUST_FROM) / (CMN_TRUST_AT - CMN_TRUST_FROM)).clamp(0.0, 1.0)
+        trust = trust.view(-1, 1, 1, 1)
+        united = torch.maximum(cloth_mask, placed)
+        return (trust * cloth_mask + (1.0 - trust) * united) * (1.0 - prior.face)
 
     @staticmethod
     def pixel_candidates(pixels: PixelInputs, prior: PixelPrior, theta: Tensor) -> tuple[Tensor, ...]:
