@@ -465,3 +465,25 @@ def test_same_garment_tells_the_worn_garment_from_another():
     assert sum(scores[(i, "other")] < 0.5 for i in range(6)) >= 5, scores
     empty = torch.zeros(1, 1, 8, 8)
     assert float(same_garment(torch.rand(1, 3, 8, 8), empty, torch.rand(1, 3, 8, 8), empty)) == 0.0
+
+
+def test_cmn_mask_falls_back_to_the_placement_only_where_cmn_missed_the_person():
+    from fashionmirror_ros.models.hsg import HumanSequenceGenerator, PixelInputs, PixelPrior
+
+    garment_mask = torch.zeros(1, 1, SIZE, SIZE)
+    garment_mask[..., 16:48, 16:48] = 1.0
+    identity = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+    no_face = torch.zeros(1, 1, SIZE, SIZE)
+    pixels = PixelInputs(*(torch.zeros(1, c, SIZE, SIZE) for c in (3, 1, 3, 3)), garment_mask)
+    prior = PixelPrior(torch.zeros(1, 2, SIZE, SIZE), torch.ones(1, 1, SIZE, SIZE), identity, no_face)
+    cmn_agrees = torch.zeros(1, 1, SIZE, SIZE)
+    cmn_agrees[..., 20:48, 16:48] = 1.0  # covers most of the placed garment, in its own shape
+    kept = HumanSequenceGenerator.cloth_mask_with_placement(cmn_agrees, pixels, prior)
+    assert torch.allclose(kept, cmn_agrees, atol=1e-4)
+    cmn_missed = torch.zeros(1, 1, SIZE, SIZE)
+    cmn_missed[..., 0:6, 0:6] = 1.0  # on the background
+    fallback = HumanSequenceGenerator.cloth_mask_with_placement(cmn_missed, pixels, prior)
+    assert fallback[0, 0, 30, 30] > 0.99 and fallback[0, 0, 2, 2] > 0.99
+    face = torch.zeros(1, 1, SIZE, SIZE)
+    face[..., 16:24, 16:48] = 1.0
+    assert HumanSequenceGenerator.cloth_mask_with_placement(cmn_missed, pixels, prior._replace(face=face))[0, 0, 20, 30] == 0
