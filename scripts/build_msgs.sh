@@ -11,7 +11,9 @@ source scripts/env.sh
 python scripts/fix_rosidl_paths.py
 stage=build/stage/fashionmirror_ros
 rm -rf "$stage" && mkdir -p "$stage"
+mkdir -p "$stage/docs"
 cp -a package.xml CMakeLists.txt msg fashionmirror_ros scripts launch config checkpoints assets "$stage/"
+cp -a docs/bench "$stage/docs/"
 find "$stage" -name '__pycache__' -prune -exec rm -rf {} +
 colcon --log-base log build --base-paths build/stage --build-base build/colcon \
   --install-base install \
