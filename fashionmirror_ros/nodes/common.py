@@ -8,6 +8,7 @@ The camera subscription and /tryon/image take the standard qos_overrides paramet
 """
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 import time
@@ -36,11 +37,13 @@ from fashionmirror_ros.pipeline.stats import RollingStats
 SENSOR_QOS = qos_profile_sensor_data
 # Camera frames: reliable, so a camera driver with the default QoS (reliable) matches and its large
 # frames arrive (measured here over Fast DDS: a best-effort reader got 1 of 150 frames at 640x480
-# and at 1280x720, a reliable one 150 of 150); keep-last 10: the worker takes the newest frame
+# and at 1280x720, a reliable one 150 of 150); keep-last 20: the worker takes the newest frame
 # anyway, and a deeper reader queue rides out CPU starvation (1280x720 bgr8 at 30 fps while a
-# training run filled both cores: 128 of 150 delivered with depth 5, 148 of 150 with depth 10).
+# training run filled both cores: 128 of 150 delivered with depth 5, 148 of 150 with depth 10;
+# with a training run, a test run and a helper's tests at once, 136 of 150 with depth 10).
+# 20 frames are 2/3 s of camera, at most 55 MB at 1280x720, held only while the executor lags.
 # Override per deployment with qos_overrides./<ns>/camera/image_raw.subscription.reliability etc.
-CAMERA_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
+CAMERA_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=20,
                         reliability=ReliabilityPolicy.RELIABLE)
 OUTPUT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                         reliability=ReliabilityPolicy.RELIABLE)
@@ -54,6 +57,9 @@ NEWEST_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
 DIAGNOSTICS_PERIOD_S = 1.0
 FAULT_HOLD_S = 5.0  # default of fault_hold_s: a rejected input keeps the status at WARN this long
 WORKER_POLL_S = 0.1
+# A try-on step takes well under a second even on a starved CPU; longer means a stuck worker,
+# and shutdown goes on without it.
+WORKER_JOIN_TIMEOUT_S = 10.0
 INPUT_TIMEOUT_S = 3.0  # default of input_timeout_s: a silent per-frame input is reported after this
 LOG_THROTTLE_S = 2.0  # the same complaint about one topic is logged at most this often
 
@@ -120,6 +126,7 @@ class MirrorNode(Node):
         self._latency_pub = self.create_publisher(NodeLatency, topics.LATENCY, OUTPUT_QOS)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, OUTPUT_QOS)
         self.slots: dict[str, LatestSlot] = {}
+        self._workers: list[threading.Thread] = []
         self._last_input: dict[str, float] = {}  # watched per-frame topic -> monotonic time of last message
         self._started = time.monotonic()
         self.fault_hold_s = self.param("fault_hold_s", FAULT_HOLD_S, "seconds a rejected input or a "
@@ -167,12 +174,14 @@ class MirrorNode(Node):
             self.worker_started()
             while True:
                 item = slot.take(WORKER_POLL_S)
-                if slot.closed:
+                if slot.closed or not self.context.ok():
                     return
                 if item is not None:
                     self.guarded(topic, handler)(*item)
 
-        threading.Thread(target=run, name=f"{self.get_name()}{topic.replace('/', '-')}", daemon=True).start()
+        worker = threading.Thread(target=run, name=f"{self.get_name()}{topic.replace('/', '-')}", daemon=True)
+        self._workers.append(worker)
+        worker.start()
 
         def on_message(msg):
             if watched:
@@ -215,6 +224,8 @@ class MirrorNode(Node):
             try:
                 callback(*args)
             except Exception as error:  # noqa: BLE001 - the node must survive any message
+                if not self.context.ok():
+                    return  # shutting down (rclpy's signal handler ended the context): not a fault
                 self.fail(f"handling {self.topic_label(topic)} failed: {type(error).__name__}: {error}",
                           topic)
                 self.get_logger().debug(traceback.format_exc())
@@ -332,8 +343,13 @@ class MirrorNode(Node):
         return {}
 
     def close(self) -> None:
+        """Stop the per-frame workers and wait for the frame in hand: a worker still inside a
+        step when the node is destroyed would call into a dead rcl node (the process aborts)."""
         for slot in self.slots.values():
             slot.close()
+        for worker in self._workers:
+            if worker is not threading.current_thread():
+                worker.join(WORKER_JOIN_TIMEOUT_S)
 
 
 EXECUTORS = ("single", "multi")
@@ -393,6 +409,9 @@ def spin_nodes(factories: dict[str, Callable[[], MirrorNode]], args=None, execut
         code = 1
     finally:
         ignore_interrupts()
+        # A shutdown has begun: a SIGTERM now (a supervisor's grace period ran out while a worker
+        # finished its frame) would kill the process mid clean-up; SIGKILL stays the last resort.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for node in reversed(nodes):
             try:
                 node.close()

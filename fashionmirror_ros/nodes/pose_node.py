@@ -1,6 +1,6 @@
 """pose_node: camera frames -> PoseKeypoints (137-point OpenPose layout) and skeleton images p^t.
 
-Subscribes  camera/image_raw (reliable, keep-last 10; qos_overrides), tryon/source_image (latched)
+Subscribes  camera/image_raw (reliable, keep-last 20; qos_overrides), tryon/source_image (latched)
 Publishes   pose/keypoints (PoseKeypoints), pose/skeleton (rgb8, model-sized p^t, rendered only
             while someone subscribes), tryon/source_keypoints (latched: the pose of h^s, for p^0,
             from the topic or from source_image_path), tryon/source_person_mask (latched, mono8:
