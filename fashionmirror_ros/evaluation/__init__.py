@@ -4,7 +4,7 @@ What lives here (each module's docstring carries its exact definitions):
 
 - ``metrics``: SSIM and PSNR on uint8 RGB images, mask IoU, temporal warping error (classical
   DIS optical flow), the optional learned metrics LPIPS and VFID (3D-ResNet-18) that run only from
-  local weight files, the Frechet distance, and ``summarize`` for latency/metric statistics.
+  local weight files, and the Frechet distance (the summary of a series is ``pipeline.stats.summarize``).
 - ``video``: mp4 writing and reading with OpenCV, contact sheets for quick visual checks.
 - ``plots``: latency histograms and timelines, the end-to-end latency plot, loss curves (PNG, Agg).
 - ``pose_following``: MediaPipe Pose on generated frames: share of frames with a person and
