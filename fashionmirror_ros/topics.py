@@ -29,6 +29,10 @@ DIAGNOSTICS = "/diagnostics"
 BENCH_IMAGE = "/fashionmirror_bench/image"
 BENCH_MASKS = "/fashionmirror_bench/masks"
 BENCH_POSE = "/fashionmirror_bench/pose"
+# the custom-message round trip between two processes (test/test_messages_dds.py)
+TEST_POSE = "test/pose"
+TEST_MASKS = "test/masks"
+TEST_LATENCY = "test/latency"
 
 
 def absolute(name: str, namespace: str = "") -> str:

@@ -13,10 +13,23 @@ from fashionmirror_ros.messages import stamp_ns
 from fashionmirror_ros.pipeline.stats import summarize
 
 __all__ = ["Arrival", "ClipFeeder", "GraphHarness", "ProcessSampler", "quarter_medians", "running_graph",
-           "stamp_ns", "summarize", "untrained_checkpoint"]
+           "short_fault_hold_params", "stamp_ns", "summarize", "untrained_checkpoint"]
 
 # Three processes importing torch and warming up their networks on a shared 2-core machine.
 STARTUP_TIMEOUT_S = 90
+
+
+def short_fault_hold_params(directory: Path, fault_hold_s: float) -> Path:
+    """config/mirror.yaml with a short fault hold, so recovery to OK fits in a test."""
+    import yaml
+
+    from fashionmirror_ros.nodes.supervisor import default_params_file
+
+    parameters = yaml.safe_load(default_params_file().read_text())
+    parameters["/**"]["ros__parameters"]["fault_hold_s"] = fault_hold_s
+    path = directory / "params.yaml"
+    path.write_text(yaml.safe_dump(parameters))
+    return path
 
 
 @contextmanager

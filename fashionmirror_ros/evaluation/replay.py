@@ -55,7 +55,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fashionmirror_ros.evaluation.bags import BagError, ClipBag, read_clip_bag
+from fashionmirror_ros.evaluation.bags import (GARMENT_TOPIC, KEYPOINTS_TOPIC, SOURCE_KEYPOINTS_TOPIC,
+                                               SOURCE_TOPIC, BagError, ClipBag, read_clip_bag)
 from fashionmirror_ros.evaluation.graph import (GraphError, PreparedFrame, death_check, model_parameters,
                                                 own_context_harness, prepare_frame, start_graph)
 from fashionmirror_ros.evaluation.replay_analysis import analyse
@@ -77,7 +78,7 @@ def prepare_frames(bag: ClipBag, with_keypoints: bool) -> list[PreparedFrame]:
         keypoints = None
         if with_keypoints:
             if stamp not in bag.keypoints:
-                raise BagError(bag.path, f"/camera/keypoints has no message for camera frame {index} "
+                raise BagError(bag.path, f"{KEYPOINTS_TOPIC} has no message for camera frame {index} "
                                          f"(stamp {stamp}); use --estimator mediapipe")
             keypoints = bag.keypoints[stamp]
         prepared.append(prepare_frame(index, bag.frames[stamp], keypoints, bag.keypoint_sizes.get(stamp)))
@@ -170,7 +171,7 @@ def replay(args: argparse.Namespace) -> dict:
     bag = read_clip_bag(bag_path)
     estimator = args.estimator or ("recorded" if bag.keypoints else "mediapipe")
     if estimator == "recorded" and not bag.keypoints:
-        raise BagError(bag_path, "has no /camera/keypoints; use --estimator mediapipe")
+        raise BagError(bag_path, f"has no {KEYPOINTS_TOPIC}; use --estimator mediapipe")
     for attribute, option in (("source_image", "source_image"), ("garment_image", "garment_image")):
         path = getattr(args, option, None)
         if path:
@@ -182,10 +183,10 @@ def replay(args: argparse.Namespace) -> dict:
         bag.gt_images.clear()
         bag.gt_cloth_masks.clear()
     if bag.source_image is None or bag.garment_image is None:
-        raise BagError(bag_path, "has no /tryon/source_image or /tryon/garment_image to start the "
+        raise BagError(bag_path, f"has no {SOURCE_TOPIC} or {GARMENT_TOPIC} to start the "
                                  "try-on; give --source-image and --garment-image files")
     if estimator == "recorded" and bag.source_keypoints is None:
-        raise BagError(bag_path, "has no /tryon/source_keypoints for this source (needed with the "
+        raise BagError(bag_path, f"has no {SOURCE_KEYPOINTS_TOPIC} for this source (needed with the "
                                  "recorded estimator); use --estimator mediapipe")
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)

@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory-period-s", type=float, default=1.0, help="RSS sampling period")
 
 
-def percentiles_ms(latencies_ms) -> dict:
+def soak_summary(latencies_ms) -> dict:
     """count, p50_ms, p95_ms, max_ms: the soak report's keys; NaN where there were no values (as
     the report always had it, and the progress lines print it)."""
     return {key: float("nan") if value is None else value
@@ -50,7 +50,7 @@ def node_figures(latency, node: str) -> dict:
     """Processing latency and frames dropped (the node's counter over the records) of `node`."""
     records = [record for record in latency if record.node == node]
     dropped = [record.frames_dropped for record in records]
-    return {"processing": percentiles_ms([record.duration_ms for record in records]),
+    return {"processing": soak_summary([record.duration_ms for record in records]),
             "frames_processed": len(records), "dropped": (max(dropped) - min(dropped)) if dropped else 0}
 
 
@@ -69,7 +69,7 @@ def window_report(arrivals, latency, published, start_ns: int, window_s: float) 
         sent = sum(1 for stamp in published if low <= stamp < high)
         entry = {"start_s": index * window_s, "camera_frames": sent,
                  "tryon_frames": len(inside), "output_fps": len(inside) / ((high - low) / 1e9),
-                 "end_to_end": percentiles_ms([a.latency_ms for a in inside]), "nodes": {}}
+                 "end_to_end": soak_summary([a.latency_ms for a in inside]), "nodes": {}}
         inside_latency = [record for record in latency if low <= record.stamp_ns < high]
         for node in NODES:
             figures = node_figures(inside_latency, node)
@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
                           if a.receive_ns > time.time_ns() - int(args.window_s * 1e9)]
                 rss = {name: f"{series[-1][1]:.0f}" for name, series in sampler.samples.items()}
                 print(f"  t={(time.time_ns() - start_ns) / 1e9:5.0f} s  output {len(recent) / args.window_s:5.1f} fps"
-                      f"  e2e {percentiles_ms([a.latency_ms for a in recent])['p95_ms']:6.1f} ms p95"
+                      f"  e2e {soak_summary([a.latency_ms for a in recent])['p95_ms']:6.1f} ms p95"
                       f"  RSS MB {rss}  restarts {len(restarts)}", flush=True)
         time.sleep(2.0)  # the last frames through
         sampler.stop()
@@ -156,9 +156,9 @@ def run(args: argparse.Namespace) -> int:
             "checkpoint_origin": checkpoint_origin,
             "camera_frames": len(published), "camera_fps": len(published) / camera_s if camera_s else 0.0,
             "tryon_frames": len(arrivals), "output_fps": len(arrivals) / camera_s if camera_s else 0.0,
-            "end_to_end": percentiles_ms([a.latency_ms for a in arrivals]),
-            "end_to_end_first_third": percentiles_ms([a.latency_ms for a in arrivals[:third]]),
-            "end_to_end_last_third": percentiles_ms([a.latency_ms for a in arrivals[-third:]]),
+            "end_to_end": soak_summary([a.latency_ms for a in arrivals]),
+            "end_to_end_first_third": soak_summary([a.latency_ms for a in arrivals[:third]]),
+            "end_to_end_last_third": soak_summary([a.latency_ms for a in arrivals[-third:]]),
             "nodes": per_node,
             "memory": memory_report(sampler.samples),
             "restarts": [{"after_s": round(t - stream_start, 1), "node": name} for t, name in restarts],

@@ -9,6 +9,7 @@ import threading
 import time
 from contextlib import contextmanager
 
+from fashionmirror_ros import topics
 from fashionmirror_ros.evaluation.graph.player import Player, now_stamp, synthetic_stamp
 from fashionmirror_ros.evaluation.graph.recorder import Recorder
 
@@ -114,11 +115,11 @@ class GraphHarness:
         pose_node and hsg_node take the source (and pose_node with MediaPipe too, to estimate
         its pose), cmn_node and hsg_node the garment."""
         recorded = self.estimator == "recorded"
-        needed = ((self.player.camera, "camera/image_raw", 1),
-                  (self.player.keypoints, "camera/keypoints (is pose_node running with "
+        needed = ((self.player.camera, topics.CAMERA_IMAGE, 1),
+                  (self.player.keypoints, f"{topics.CAMERA_KEYPOINTS} (is pose_node running with "
                                           "estimator:=recorded?)", 1 if recorded else 0),
-                  (self.player.source, "tryon/source_image", 2 if recorded else 3),
-                  (self.player.garment, "tryon/garment_image", 2))
+                  (self.player.source, topics.SOURCE_IMAGE, 2 if recorded else 3),
+                  (self.player.garment, topics.GARMENT_IMAGE, 2))
         return [name for publisher, name, count in needed if publisher.get_subscription_count() < count]
 
     def wait_for_graph(self, timeout_s: float, check=None) -> float:
