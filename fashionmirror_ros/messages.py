@@ -54,8 +54,8 @@ def header(nanoseconds: int, frame_id: str = ""):
 # ---- images ---------------------------------------------------------------------------------
 def image_msg(pixels: np.ndarray, encoding: str, msg_header):
     """sensor_msgs/Image of `pixels` in `encoding`, carrying `msg_header` (the camera stamp)
-    unchanged. Built by cv_bridge: it fills the uint8[] buffer in one copy, where assigning bytes
-    to an rclpy message field checks every byte in Python."""
+    unchanged. Built by cv_bridge, as the nodes have always built their images: it checks that
+    the array's channels and dtype match the encoding and sets step = width * channels."""
     global _bridge
     if _bridge is None:
         from cv_bridge import CvBridge

@@ -1,4 +1,4 @@
-"""ROS-free evaluation library for fashionmirror_ros.
+"""Evaluation of fashionmirror_ros: metrics, reports, and the runs of the node graph.
 
 What lives here (each module's docstring carries its exact definitions):
 
@@ -14,6 +14,8 @@ What lives here (each module's docstring carries its exact definitions):
 - ``parsing_baseline``: a randomly initialised DeepLabv3-class human-parsing network, the
   runtime baseline that the co-attention mask network (CMN) is timed against (paper section 4.3).
 
-Nothing here imports ROS, and nothing downloads anything: learned metrics read weight files the
-caller supplies and return ``None`` when none is given.
+Those import no ROS, and nothing here downloads anything: learned metrics read weight files the
+caller supplies and return ``None`` when none is given. The commands that run the node graph
+(``replay`` with ``replay_analysis`` and ``replay_report``, ``bench*``, ``soak``, ``demo``) drive it
+through ``graph``, the one harness (player, recorder, latency calculator, processes, sampler).
 """

@@ -102,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
     log_dir = args.output.with_suffix("").with_name(args.output.stem + "_logs")
     checkpoint, checkpoint_origin = shipped_or_untrained("realtime", scratch, args.checkpoint,
                                                          note="untrained, for a soak run")
+    checkpoint = str(checkpoint)  # a node parameter and a JSON value
     clip = generate_clip(split_seed("test", 0), num_frames=CLIP_FRAMES + 1)
 
     restarts: list[tuple[float, str]] = []
