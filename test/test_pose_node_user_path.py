@@ -115,7 +115,7 @@ def test_skeleton_is_rendered_only_while_someone_subscribes(ros, tmp_path):
 
     try:
         assert node.wait_for_text("pose_node ready", STARTUP_TIMEOUT_S), node.output
-        assert ros.wait_for(lambda: ros.keypoints.get_subscription_count() > 0, 20)
+        assert ros.wait_for(lambda: ros.player.keypoints.get_subscription_count() > 0, 20)
         time.sleep(0.5)
         send(10)
         assert ros.wait_for(lambda: counters().get("frames_processed", 0) >= 8, 10), counters()
