@@ -419,10 +419,10 @@ class ClipBag:
     @property
     def fps(self) -> float:
         """Frame rate of the recording from its bag timestamps (custom data as a fallback)."""
-        times = np.asarray(self.camera_bag_times, np.float64)
-        if times.size > 1 and times[-1] > times[0]:
-            return float((times.size - 1) / ((times[-1] - times[0]) / 1e9))
-        return float(self.custom.get("fps", 30.0))
+        from fashionmirror_ros.pipeline.stats import rate_hz
+
+        rate = rate_hz(np.asarray(self.camera_bag_times, np.float64) / 1e9)
+        return rate if rate is not None else float(self.custom.get("fps", 30.0))
 
     def frame_array(self) -> np.ndarray:
         return np.stack([self.frames[stamp] for stamp in self.camera_stamps])

@@ -9,6 +9,7 @@ The roles are those of NVIDIA's ros2_benchmark, each in its module:
 - latency.py: the latency calculator (end to end, per node, per hop, a bench trial's figures);
 - processes.py: the graph's processes under GraphSupervisor and a check that names a dead node;
 - sampler.py: CPU share and resident memory of those processes;
+- loop.py: the background thread of the looping camera and of the sampler;
 - checkpoints.py: the shipped checkpoint or an untrained one, for runs that time the plumbing.
 
 `fashionmirror replay`, `bench`, `soak` and `demo` and the graph tests compose these.

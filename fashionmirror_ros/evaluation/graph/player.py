@@ -10,13 +10,13 @@
 """
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from fashionmirror_ros import topics
+from fashionmirror_ros.evaluation.graph.loop import BackgroundLoop
 from fashionmirror_ros.messages import (header, image_msg, keypoints_msg, person_in, rgb_image_msg,
                                         stamp_ns, time_msg)
 
@@ -143,31 +143,26 @@ def _sleep_until(due_perf: float) -> None:
         time.sleep(remaining - 0.0005 if remaining > 0.002 else remaining)
 
 
-class ClipFeeder:
+class ClipFeeder(BackgroundLoop):
     """A camera on a thread: a clip's frames looped at `fps`, stamped with the wall clock;
     `present=False` sends the frames with nobody in view (keypoints of zero confidence)."""
 
+    thread_name = "clip-feeder"
+
     def __init__(self, player: Player, frames, keypoints, fps: float):
+        super().__init__()
         self.player = getattr(player, "player", player)  # a GraphHarness or its Player
         self.frames = list(frames)
         self.keypoints = list(keypoints)
         self.fps = fps
         self.present = True
         self.published: list[int] = []  # stamps (ns) of the frames sent
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> "ClipFeeder":
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="clip-feeder", daemon=True)
-        self._thread.start()
-        return self
 
     def _run(self) -> None:
         period = 1.0 / self.fps
         start = time.monotonic()
         index = 0
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             frame = index % len(self.frames)
             keypoints = self.keypoints[frame] if self.present else np.zeros_like(self.keypoints[frame])
             stamp = now_stamp()
@@ -176,17 +171,6 @@ class ClipFeeder:
             index += 1
             delay = start + index * period - time.monotonic()
             if delay > 0:
-                self._stop.wait(delay)
+                self._stopping.wait(delay)
             elif delay < -1.0:  # fell far behind (a stalled machine): keep the rate, skip the debt
                 start = time.monotonic() - index * period
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5.0)
-
-    def __enter__(self) -> "ClipFeeder":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()

@@ -10,12 +10,12 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
+from fashionmirror_ros.evaluation.graph.loop import BackgroundLoop
 from fashionmirror_ros.nodes.graph_params import GRAPH_NODES
 
 SHARED_THREADS = "shared"
@@ -54,18 +54,19 @@ def group_by_node(thread_seconds: dict[str, float], nodes=GRAPH_NODES) -> dict[s
     return groups
 
 
-class ProcessSampler:
+class ProcessSampler(BackgroundLoop):
     """pids: {name: pid}, or a callable returning it (a supervisor's pids, which change on a
     restart). Use start()/stop() or as a context manager; then summary() and samples."""
 
+    thread_name = "process-sampler"
+
     def __init__(self, pids, period_s: float = 1.0, grouped: set[str] = frozenset()):
+        super().__init__()
         self._pids = pids if callable(pids) else (lambda: dict(pids))
         self.period_s = period_s
         self.grouped = grouped  # process names whose CPU is split per node by thread names
         self.samples: dict[str, list[tuple[float, float]]] = {}  # name -> [(monotonic s, RSS MB)]
         self._processes: dict[int, object] = {}  # pid -> psutil.Process (keeps CPU times consistent)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._start_cpu: dict[str, float] = {}
         self._end_cpu: dict[str, float] = {}
         self._start_time = self._end_time = 0.0
@@ -99,30 +100,18 @@ class ProcessSampler:
                 continue
             self.samples.setdefault(name, []).append((now, rss))
 
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self.sample_memory()
+            self._stopping.wait(self.period_s)
+
     def start(self) -> "ProcessSampler":
         self._start_cpu, self._start_time = self._cpu_seconds(), time.monotonic()
-        self._stop.clear()
-
-        def run() -> None:
-            while not self._stop.is_set():
-                self.sample_memory()
-                self._stop.wait(self.period_s)
-
-        self._thread = threading.Thread(target=run, name="process-sampler", daemon=True)
-        self._thread.start()
-        return self
+        return super().start()
 
     def stop(self) -> None:
         self._end_cpu, self._end_time = self._cpu_seconds(), time.monotonic()
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5.0)
-
-    def __enter__(self) -> "ProcessSampler":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        super().stop()
 
     def summary(self) -> dict:
         """Per process: cpu_percent, cpu_percent_by_node (grouped ones), rss_mb_mean, rss_mb_max."""
