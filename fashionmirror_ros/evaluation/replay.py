@@ -55,6 +55,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fashionmirror_ros import topics
 from fashionmirror_ros.evaluation.bags import (GARMENT_TOPIC, KEYPOINTS_TOPIC, SOURCE_KEYPOINTS_TOPIC,
                                                SOURCE_TOPIC, BagError, ClipBag, read_clip_bag)
 from fashionmirror_ros.evaluation.graph import (GraphError, PreparedFrame, death_check, model_parameters,
@@ -164,10 +165,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def replay(args: argparse.Namespace) -> dict:
-    """Run a replay as `args` say; returns the report (also written to args.output)."""
+def load_bag(args: argparse.Namespace) -> tuple[ClipBag, str]:
+    """The bag with the inputs `args` replace, and the pose estimator; BagError if the replay
+    cannot start from them."""
     bag_path = Path(args.bag)
-    quiet = getattr(args, "quiet", False)
     bag = read_clip_bag(bag_path)
     estimator = args.estimator or ("recorded" if bag.keypoints else "mediapipe")
     if estimator == "recorded" and not bag.keypoints:
@@ -188,6 +189,13 @@ def replay(args: argparse.Namespace) -> dict:
     if estimator == "recorded" and bag.source_keypoints is None:
         raise BagError(bag_path, f"has no {SOURCE_KEYPOINTS_TOPIC} for this source (needed with the "
                                  "recorded estimator); use --estimator mediapipe")
+    return bag, estimator
+
+
+def replay(args: argparse.Namespace) -> dict:
+    """Run a replay as `args` say; returns the report (also written to args.output)."""
+    quiet = getattr(args, "quiet", False)
+    bag, estimator = load_bag(args)
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     log_dir = output / "logs"
@@ -215,8 +223,8 @@ def replay(args: argparse.Namespace) -> dict:
         if supervisor is not None:
             run_info["exit_codes"] = supervisor.stop()
     if not harness.count("arrivals"):
-        raise ReplayError(f"no /tryon/image received for {len(sent)} frames sent; see the node logs "
-                          f"in {log_dir}")
+        raise ReplayError(f"no {topics.absolute(topics.TRYON_IMAGE)} received for {len(sent)} frames "
+                          f"sent; see the node logs in {log_dir}")
     run_info["duration_s"] = round((sent[-1].stamp_ns - sent[0].stamp_ns) / 1e9, 3)
     report = analyse(bag, harness.recorder, sent, run_info, args.lpips_weights, args.vfid_weights)
     write_outputs(output, bag, harness.recorder, sent, report, video=not getattr(args, "no_video", False))

@@ -145,7 +145,7 @@ class GraphHarness:
     def wait_for_masks(self, after_ns: int, timeout_s: float, check=None) -> None:
         """Until cmn_node's first masks on inputs published at after_ns arrived."""
         self.wait_until(lambda: any(mask.receive_ns >= after_ns for mask in self.snapshot("masks")),
-                        timeout_s, "the first /cmn/masks (is cmn_node loading its model?)", check)
+                        timeout_s, f"the first {topics.CMN_MASKS} (is cmn_node loading its model?)", check)
         time.sleep(MASK_GRACE_S)
 
     def wait_for_source_pose(self, after_ns: int, check=None, timeout_s: float = SOURCE_POSE_TIMEOUT_S) -> None:
