@@ -25,6 +25,14 @@ LATENCY = "fashionmirror/latency"
 GROUND_TRUTH_IMAGE = "ground_truth/image"            # bags of generated clips only
 GROUND_TRUTH_CLOTH_MASK = "ground_truth/cloth_mask"  # bags of generated clips only
 DIAGNOSTICS = "/diagnostics"
+# `fashionmirror bench`'s per-step breakdown times publishing on topics nobody else uses
+BENCH_IMAGE = "/fashionmirror_bench/image"
+BENCH_MASKS = "/fashionmirror_bench/masks"
+BENCH_POSE = "/fashionmirror_bench/pose"
+# the custom-message round trip between two processes (test/test_messages_dds.py)
+TEST_POSE = "test/pose"
+TEST_MASKS = "test/masks"
+TEST_LATENCY = "test/latency"
 
 
 def absolute(name: str, namespace: str = "") -> str:

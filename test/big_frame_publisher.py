@@ -15,23 +15,20 @@ import time
 
 import cv2
 import rclpy
-from builtin_interfaces.msg import Time
 from sensor_msgs.msg import Image
-from std_msgs.msg import Header
 
 from fashionmirror_ros import topics
 from fashionmirror_ros.data.synthetic import generate_clip, split_seed
 from fashionmirror_ros.msg import PoseKeypoints
-from fashionmirror_ros.nodes.common import OUTPUT_QOS, SENSOR_QOS, image_msg
-from fashionmirror_ros.nodes.pose_node import keypoints_msg
+from fashionmirror_ros.messages import header, image_msg, keypoints_msg
+from fashionmirror_ros.nodes.common import OUTPUT_QOS, SENSOR_QOS
 
 INDEX = 7
 MATCH_TIMEOUT_S = 30
 
 
-def header_at(stamp_ns: int) -> Header:
-    return Header(stamp=Time(sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000),
-                  frame_id="camera")
+def header_at(stamp_ns: int):
+    return header(stamp_ns, "camera")
 
 
 def main() -> int:

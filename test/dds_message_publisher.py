@@ -7,6 +7,7 @@ import rclpy
 from builtin_interfaces.msg import Duration, Time
 from sensor_msgs.msg import Image
 
+from fashionmirror_ros import topics
 from fashionmirror_ros.msg import NodeLatency, PoseKeypoints, TryOnMasks
 
 STAMP = Time(sec=1234, nanosec=567)
@@ -58,9 +59,9 @@ def main() -> int:
     rclpy.init()
     node = rclpy.create_node("dds_message_publisher")
     publishers = [
-        (node.create_publisher(PoseKeypoints, "test/pose", 10), make_pose()),
-        (node.create_publisher(TryOnMasks, "test/masks", 10), make_masks()),
-        (node.create_publisher(NodeLatency, "test/latency", 10), make_latency()),
+        (node.create_publisher(PoseKeypoints, topics.TEST_POSE, 10), make_pose()),
+        (node.create_publisher(TryOnMasks, topics.TEST_MASKS, 10), make_masks()),
+        (node.create_publisher(NodeLatency, topics.TEST_LATENCY, 10), make_latency()),
     ]
     deadline = time.monotonic() + float(sys.argv[1] if len(sys.argv) > 1 else 30)
     # rclpy's SIGTERM handler shuts the context down: stop publishing once it is gone.

@@ -1,36 +1,47 @@
-"""Test harness: a checkpoint for the nodes, a driver node that feeds and watches the graph, and
-the graph itself started as `fashionmirror run` starts it.
-
-The driver lives in the library (fashionmirror_ros.evaluation.driver) because the soak run uses
-it too; this module keeps the names the tests import.
-"""
+"""Test harness: the graph started as `fashionmirror run` starts it, with the library's graph
+harness (fashionmirror_ros.evaluation.graph) feeding and watching it; this module keeps the names
+the tests import."""
 from __future__ import annotations
 
 import os
 from contextlib import contextmanager
 from pathlib import Path
 
-from fashionmirror_ros.evaluation.driver import (Arrival, ClipFeeder, GraphDriver, MemorySampler,
-                                                 percentiles_ms, quarter_medians, time_ns_of,
-                                                 untrained_checkpoint)
+from fashionmirror_ros.evaluation.graph import (Arrival, ClipFeeder, GraphHarness, ProcessSampler,
+                                                quarter_medians, untrained_checkpoint)
+from fashionmirror_ros.messages import stamp_ns
+from fashionmirror_ros.pipeline.stats import summarize
 
-__all__ = ["Arrival", "ClipFeeder", "GraphDriver", "MemorySampler", "percentiles_ms", "quarter_medians",
-           "running_graph", "time_ns_of", "untrained_checkpoint"]
+__all__ = ["Arrival", "ClipFeeder", "GraphHarness", "ProcessSampler", "quarter_medians", "running_graph",
+           "short_fault_hold_params", "stamp_ns", "summarize", "untrained_checkpoint"]
 
 # Three processes importing torch and warming up their networks on a shared 2-core machine.
 STARTUP_TIMEOUT_S = 90
+
+
+def short_fault_hold_params(directory: Path, fault_hold_s: float) -> Path:
+    """config/mirror.yaml with a short fault hold, so recovery to OK fits in a test."""
+    import yaml
+
+    from fashionmirror_ros.nodes.supervisor import default_params_file
+
+    parameters = yaml.safe_load(default_params_file().read_text())
+    parameters["/**"]["ros__parameters"]["fault_hold_s"] = fault_hold_s
+    path = directory / "params.yaml"
+    path.write_text(yaml.safe_dump(parameters))
+    return path
 
 
 @contextmanager
 def running_graph(directory: Path, specs=None, *, params_file: Path | None = None,
                   driver_name: str = "graph_driver", watch: bool = False, respawn: bool = True,
                   domain_id: int | None = None):
-    """Nodes started by GraphSupervisor (as `fashionmirror run` does) and a GraphDriver, once
-    every node reports on /diagnostics; yields (driver, supervisor) and stops both afterwards.
+    """Nodes started by GraphSupervisor (as `fashionmirror run` does) and a GraphHarness, once
+    every node reports on /diagnostics; yields (harness, supervisor) and stops both afterwards.
 
     specs defaults to the graph `fashionmirror run` starts, with recorded keypoints and an
     untrained checkpoint written to `directory`. Logs go to <directory>/logs. `watch` restarts
-    dead nodes from a background thread; `domain_id` runs nodes and driver in a DDS domain
+    dead nodes from a background thread; `domain_id` runs nodes and harness in a DDS domain
     of their own (a second graph beside another one).
     """
     import rclpy
@@ -48,7 +59,7 @@ def running_graph(directory: Path, specs=None, *, params_file: Path | None = Non
         supervisor.watch()
     context = None if domain_id is None else Context()
     rclpy.init(context=context, domain_id=domain_id)
-    driver = GraphDriver(driver_name, context=context)
+    driver = GraphHarness(driver_name, context=context)
     try:
         names = {spec.name for spec in specs}
         up = driver.wait_for(lambda: names <= set(driver.statuses()), STARTUP_TIMEOUT_S)

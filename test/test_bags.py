@@ -91,7 +91,7 @@ def test_bag_without_camera_topic_is_rejected(tmp_path):
         writer.write(connection, 1, store.serialize_cdr(msg, "std_msgs/msg/String"))
     with pytest.raises(bags.BagError) as raised:
         bags.read_clip_bag(tmp_path / "other")
-    assert "/camera/image_raw" in str(raised.value) and "/chatter" in str(raised.value)
+    assert bags.CAMERA_TOPIC in str(raised.value) and "/chatter" in str(raised.value)
 
 
 def test_jpeg_camera_frames_round_trip_smaller(tmp_path, clip):

@@ -66,7 +66,7 @@ def test_a_generated_clip_as_a_640x480_camera_keeps_keypoints_on_the_body(clip):
 
 
 def test_cpu_of_one_process_is_split_by_the_threads_node_names(tmp_path):
-    from fashionmirror_ros.evaluation.bench_graph import ResourceMeter
+    from fashionmirror_ros.evaluation.graph import ProcessSampler
 
     child = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
         import threading, time
@@ -86,7 +86,7 @@ def test_cpu_of_one_process_is_split_by_the_threads_node_names(tmp_path):
         """)], stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout.readline().strip() == "ready"
-        with ResourceMeter({"mirror_graph": child.pid}, grouped={"mirror_graph"}) as meter:
+        with ProcessSampler({"mirror_graph": child.pid}, period_s=0.5, grouped={"mirror_graph"}) as meter:
             time.sleep(1.5)
         summary = meter.summary()["mirror_graph"]
     finally:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import requires_ros
+from fashionmirror_ros.messages import stamp_ns
 
 FRAMES, FPS, WIDTH, HEIGHT = 45, 30, 320, 240
 
@@ -60,7 +61,7 @@ class Receiver:
         received = time.time_ns()
         pixels = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.step)[:, :msg.width * 3]
         pixels = pixels.reshape(msg.height, msg.width, 3)
-        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        stamp = stamp_ns(msg.header.stamp)
         with self.lock:
             self.frames.append((stamp, received, msg.width, msg.height, msg.encoding, msg.header.frame_id,
                                 float(pixels[:, :8].mean()), tuple(int(v) for v in pixels[0, -1])))

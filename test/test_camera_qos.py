@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import requires_ros
-from graph_harness import GraphDriver
+from graph_harness import GraphHarness
 from node_process import NodeProcess
 
 pytestmark = requires_ros
@@ -34,7 +34,7 @@ def pose_node(tmp_path_factory):
 
     node = NodeProcess("pose_node", tmp_path_factory.mktemp("camera_qos"))
     rclpy.init()
-    driver = GraphDriver("camera_qos_watcher")
+    driver = GraphHarness("camera_qos_watcher")
     try:
         assert node.wait_for_text("pose_node ready", STARTUP_TIMEOUT_S), node.output
         assert driver.wait_for(lambda: "pose_node" in driver.statuses(), 10), node.output

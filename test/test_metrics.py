@@ -10,6 +10,7 @@ from skimage import data as skimage_data
 from skimage.metrics import structural_similarity
 
 from fashionmirror_ros.evaluation import metrics
+from fashionmirror_ros.pipeline.stats import summarize
 
 SSIM_TOLERANCE = 1e-3
 
@@ -131,7 +132,7 @@ def test_warping_error_rejects_bad_input():
 # --- summarize ------------------------------------------------------------------------------
 def test_summarize_percentiles_and_moments():
     values = list(range(1, 101))
-    summary = metrics.summarize(values)
+    summary = summarize(values)
     assert set(summary) == {"count", "mean", "min", "max", "p50", "p95", "p99", "std"}
     assert summary["count"] == 100
     assert summary["mean"] == pytest.approx(50.5)
@@ -143,10 +144,10 @@ def test_summarize_percentiles_and_moments():
 
 
 def test_summarize_empty_and_nan():
-    assert metrics.summarize([]) == {
+    assert summarize([]) == {
         "count": 0, "mean": None, "min": None, "max": None, "p50": None, "p95": None, "p99": None, "std": None,
     }
-    summary = metrics.summarize([1.0, float("nan"), 3.0])
+    summary = summarize([1.0, float("nan"), 3.0])
     assert summary["count"] == 2 and summary["mean"] == pytest.approx(2.0)
 
 

@@ -92,7 +92,8 @@ def test_view_shows_tryon_and_inset_on_screen_and_keys_switch_garments_and_quit(
     from std_msgs.msg import Header
 
     from fashionmirror_ros import topics
-    from fashionmirror_ros.nodes.common import OUTPUT_QOS, image_msg
+    from fashionmirror_ros.messages import image_msg
+    from fashionmirror_ros.nodes.common import OUTPUT_QOS
     from fashionmirror_ros.pipeline.garments import load_garment
 
     catalog = tmp_path / "catalog"

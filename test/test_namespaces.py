@@ -10,7 +10,8 @@ import time
 import pytest
 
 from conftest import requires_ros
-from graph_harness import GraphDriver, untrained_checkpoint
+from fashionmirror_ros.messages import stamp_ns
+from graph_harness import GraphHarness, untrained_checkpoint
 
 pytestmark = requires_ros
 
@@ -37,7 +38,7 @@ def test_two_kiosks_do_not_cross_talk(tmp_path, clip):
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             for kiosk in KIOSKS}
     rclpy.init()
-    drivers = {kiosk: GraphDriver(f"{kiosk}_driver", namespace=kiosk) for kiosk in KIOSKS}
+    drivers = {kiosk: GraphHarness(f"{kiosk}_driver", namespace=kiosk) for kiosk in KIOSKS}
     try:
         for kiosk, driver in drivers.items():
             # /diagnostics is shared: each status names its node with the namespace.
@@ -47,12 +48,12 @@ def test_two_kiosks_do_not_cross_talk(tmp_path, clip):
         for offset, (kiosk, driver) in enumerate(drivers.items()):
             driver.publish_inputs(clip.frames[0], clip.garment, clip.keypoints[0], driver.stamp(0, FPS, base_s=500 + offset))
         for kiosk, driver in drivers.items():
-            assert driver.wait_for(lambda: driver.snapshot("mask_records"), 60), f"{kiosk}: no masks"
+            assert driver.wait_for(lambda: driver.snapshot("masks"), 60), f"{kiosk}: no masks"
         sent = {kiosk: set() for kiosk in KIOSKS}
         for index in range(1, FRAMES + 1):
             for offset, (kiosk, driver) in enumerate(drivers.items()):
                 stamp = driver.stamp(index, FPS, base_s=1000 + 100 * offset)  # disjoint stamps per kiosk
-                sent[kiosk].add(stamp.sec * 1_000_000_000 + stamp.nanosec)
+                sent[kiosk].add(stamp_ns(stamp))
                 driver.publish_frame(clip.frames[index], clip.keypoints[index], stamp)
             time.sleep(1.0 / FPS)
         for kiosk, driver in drivers.items():

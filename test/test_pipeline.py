@@ -84,7 +84,7 @@ def test_rolling_stats_are_bounded_and_correct():
         stats.add(duration_ms=i % 100, time_s=i * 0.05)  # 20 Hz
     summary = stats.summary()
     assert summary["count"] == 250
-    assert summary["max_ms"] == 99 and summary["p50_ms"] == pytest.approx(49.5)
+    assert summary["max"] == 99 and summary["p50"] == pytest.approx(49.5)
     assert summary["rate_hz"] == pytest.approx(20.0)
     assert len(stats._durations_ms) == 100
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from conftest import requires_ros
-from graph_harness import GraphDriver, untrained_checkpoint
+from fashionmirror_ros import messages
+from graph_harness import GraphHarness, untrained_checkpoint
 from node_process import NodeProcess
 
 pytestmark = requires_ros
@@ -34,7 +35,7 @@ def ros():
     import rclpy
 
     rclpy.init()
-    driver = GraphDriver("pose_user_path_driver")
+    driver = GraphHarness("pose_user_path_driver")
     yield driver
     driver.close()
     rclpy.try_shutdown()
@@ -71,7 +72,7 @@ def test_start_up_prints_only_our_lines_and_the_source_pose_comes_from_the_file(
         assert ros.wait_for(lambda: received, 20), "no source pose latched"
         pose = received[0]
         assert pose.person_found and pose.image_width == 512 and pose.image_height == 512
-        stamp_ns = pose.header.stamp.sec * 1_000_000_000 + pose.header.stamp.nanosec
+        stamp_ns = messages.stamp_ns(pose.header.stamp)
         assert stamp_ns == person_photo.stat().st_mtime_ns
         ros.node.destroy_subscription(subscription)
 
@@ -114,7 +115,7 @@ def test_skeleton_is_rendered_only_while_someone_subscribes(ros, tmp_path):
 
     try:
         assert node.wait_for_text("pose_node ready", STARTUP_TIMEOUT_S), node.output
-        assert ros.wait_for(lambda: ros.keypoints.get_subscription_count() > 0, 20)
+        assert ros.wait_for(lambda: ros.player.keypoints.get_subscription_count() > 0, 20)
         time.sleep(0.5)
         send(10)
         assert ros.wait_for(lambda: counters().get("frames_processed", 0) >= 8, 10), counters()

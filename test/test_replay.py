@@ -22,19 +22,11 @@ def fashionmirror(*args, timeout=240):
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    """The shipped realtime checkpoint when it exists, else an untrained one of that preset."""
-    shipped = ROOT / "checkpoints" / "realtime"
-    if (shipped / "model.safetensors").exists() and (shipped / "config.json").exists():
-        return shipped
-    import torch
+    """The shipped realtime checkpoint when it has the current architecture, else an untrained
+    one of that preset."""
+    from fashionmirror_ros.evaluation.graph import shipped_or_untrained
 
-    from fashionmirror_ros.models.checkpoint import save_checkpoint
-    from fashionmirror_ros.models.mirror import FashionMirror
-
-    torch.manual_seed(0)
-    model = FashionMirror.from_preset("realtime")
-    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "realtime", model, model.config,
-                           {"note": "untrained, for tests"})
+    return shipped_or_untrained("realtime", tmp_path_factory.mktemp("ckpt"))[0]
 
 
 @requires_ros
@@ -112,7 +104,7 @@ def test_peak_search_bisects_to_the_highest_rate_within_5_percent_loss():
 
 
 def test_jitter_and_rate_follow_ros2_benchmark_definitions():
-    from fashionmirror_ros.evaluation.replay import jitter_ms, rate_hz
+    from fashionmirror_ros.evaluation.graph.latency import jitter_ms, rate_hz
 
     times = [0, 100_000_000, 210_000_000, 300_000_000]  # intervals 100, 110, 90 ms
     assert jitter_ms(times) == {"max": 20.0, "min": 10.0, "mean": 15.0, "std": 5.0}

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from conftest import requires_ros
-from graph_harness import GraphDriver, untrained_checkpoint
+from fashionmirror_ros.messages import stamp_ns
+from graph_harness import GraphHarness, untrained_checkpoint
 
 FPS = 10.0
 FRAMES = 20
@@ -64,7 +65,7 @@ def test_one_process_serves_the_try_on_stream(tmp_path, checkpoint):
     specs = in_one_process(graph_specs(estimator="recorded", model_parameters={"checkpoint": str(checkpoint)}))
     supervisor = GraphSupervisor(specs, respawn=False, log_dir=tmp_path / "logs").start()
     rclpy.init()
-    driver = GraphDriver()
+    driver = GraphHarness()
     try:
         assert list(supervisor.pids()) == ["mirror_graph"], "one process"
         up = driver.wait_for(lambda: NODES <= set(driver.statuses()), STARTUP_TIMEOUT_S)
@@ -75,12 +76,12 @@ def test_one_process_serves_the_try_on_stream(tmp_path, checkpoint):
         for index in range(1, FRAMES + 1):
             stamp = driver.stamp(index, FPS, base_s=510)
             driver.publish_frame(clip.frames[index], clip.keypoints[index], stamp)
-            stamps.append(stamp.sec * 1_000_000_000 + stamp.nanosec)
+            stamps.append(stamp_ns(stamp))
             time.sleep(1.0 / FPS)
         assert driver.wait_for(lambda: driver.count("arrivals") >= FRAMES // 2, 30), driver.statuses()
         arrivals = driver.snapshot("arrivals")
         assert {arrival.stamp_ns for arrival in arrivals} <= set(stamps), "try-on frames keep camera stamps"
-        latency_nodes = {msg.node_name for msg in driver.snapshot("latency")}
+        latency_nodes = {record.node for record in driver.snapshot("latency")}
         assert NODES <= latency_nodes, latency_nodes
 
         pid = supervisor.pids()["mirror_graph"]

@@ -1,10 +1,10 @@
-"""ROS-free evaluation library for fashionmirror_ros.
+"""Evaluation of fashionmirror_ros: metrics, reports, and the runs of the node graph.
 
 What lives here (each module's docstring carries its exact definitions):
 
 - ``metrics``: SSIM and PSNR on uint8 RGB images, mask IoU, temporal warping error (classical
   DIS optical flow), the optional learned metrics LPIPS and VFID (3D-ResNet-18) that run only from
-  local weight files, the Frechet distance, and ``summarize`` for latency/metric statistics.
+  local weight files, and the Frechet distance (the summary of a series is ``pipeline.stats.summarize``).
 - ``video``: mp4 writing and reading with OpenCV, contact sheets for quick visual checks.
 - ``plots``: latency histograms and timelines, the end-to-end latency plot, loss curves (PNG, Agg).
 - ``pose_following``: MediaPipe Pose on generated frames: share of frames with a person and
@@ -14,6 +14,8 @@ What lives here (each module's docstring carries its exact definitions):
 - ``parsing_baseline``: a randomly initialised DeepLabv3-class human-parsing network, the
   runtime baseline that the co-attention mask network (CMN) is timed against (paper section 4.3).
 
-Nothing here imports ROS, and nothing downloads anything: learned metrics read weight files the
-caller supplies and return ``None`` when none is given.
+Those import no ROS, and nothing here downloads anything: learned metrics read weight files the
+caller supplies and return ``None`` when none is given. The commands that run the node graph
+(``replay`` with ``replay_analysis`` and ``replay_report``, ``bench*``, ``soak``, ``demo``) drive it
+through ``graph``, the one harness (player, recorder, latency calculator, processes, sampler).
 """

@@ -102,9 +102,10 @@ def typestore():
 
 
 def _stamp(ns: int):
-    store = typestore()
-    return store.types["builtin_interfaces/msg/Time"](sec=int(ns // 1_000_000_000),
-                                                       nanosec=int(ns % 1_000_000_000))
+    from fashionmirror_ros.messages import split_ns
+
+    sec, nanosec = split_ns(ns)
+    return typestore().types["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec)
 
 
 def _header(ns: int, frame_id: str):
@@ -167,19 +168,17 @@ def keypoints_message(keypoints: np.ndarray, stamp_ns: int, width: int, height: 
 
 
 def message_stamp_ns(msg) -> int:
-    stamp = msg.header.stamp
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+    from fashionmirror_ros.messages import stamp_ns
+
+    return stamp_ns(msg.header.stamp)
 
 
 def image_to_numpy(msg) -> np.ndarray:
     """RGB (H, W, 3) for colour encodings, (H, W) for mono8; validated like the nodes do."""
-    from fashionmirror_ros.pipeline.images import MONO_ENCODINGS, RawImage, decode_color, decode_mono
+    from fashionmirror_ros.messages import decode_mask, decode_rgb
+    from fashionmirror_ros.pipeline.images import MONO_ENCODINGS
 
-    raw = RawImage(msg.encoding, int(msg.height), int(msg.width), int(msg.step),
-                   np.asarray(msg.data, np.uint8), int(msg.is_bigendian))
-    if msg.encoding in MONO_ENCODINGS:
-        return np.array(decode_mono(raw))
-    return np.array(decode_color(raw))
+    return decode_mask(msg) if msg.encoding in MONO_ENCODINGS else decode_rgb(msg)
 
 
 def keypoints_to_numpy(msg) -> np.ndarray:
@@ -420,10 +419,10 @@ class ClipBag:
     @property
     def fps(self) -> float:
         """Frame rate of the recording from its bag timestamps (custom data as a fallback)."""
-        times = np.asarray(self.camera_bag_times, np.float64)
-        if times.size > 1 and times[-1] > times[0]:
-            return float((times.size - 1) / ((times[-1] - times[0]) / 1e9))
-        return float(self.custom.get("fps", 30.0))
+        from fashionmirror_ros.pipeline.stats import rate_hz
+
+        rate = rate_hz(np.asarray(self.camera_bag_times, np.float64) / 1e9)
+        return rate if rate is not None else float(self.custom.get("fps", 30.0))
 
     def frame_array(self) -> np.ndarray:
         return np.stack([self.frames[stamp] for stamp in self.camera_stamps])

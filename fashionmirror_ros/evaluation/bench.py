@@ -109,37 +109,6 @@ def machine_info() -> dict:
     return info
 
 
-ARCHITECTURE_FIELDS = ("image_size", "cmn", "sfe", "hsg", "prior")
-
-
-def bench_checkpoint(preset: str, scratch: Path, given: str | None) -> tuple[Path, str]:
-    """The checkpoint the graph runs: `given`; else the shipped one of `preset` when it has the
-    preset's current architecture (the model the code builds now); else an untrained one."""
-    from fashionmirror_ros.models.checkpoint import load_config, save_checkpoint
-    from fashionmirror_ros.models.config import get_preset
-    from fashionmirror_ros.models.mirror import FashionMirror
-    from fashionmirror_ros.pipeline.assets import default_checkpoint
-
-    if given:
-        return Path(given), f"given: {given}"
-    current = {key: value for key, value in get_preset(preset).to_dict().items() if key in ARCHITECTURE_FIELDS}
-    try:
-        shipped = default_checkpoint(preset)
-        config, _ = load_config(shipped)
-        if {key: value for key, value in config.to_dict().items() if key in ARCHITECTURE_FIELDS} == current:
-            return shipped, "shipped"
-        reason = "the shipped checkpoint is of an older architecture"
-    except (FileNotFoundError, ValueError, OSError) as error:
-        reason = f"no usable shipped checkpoint ({error})"
-    import torch
-
-    torch.manual_seed(0)
-    model = FashionMirror.from_preset(preset)
-    path = save_checkpoint(scratch / preset, model, model.config,
-                           {"note": "untrained, written by fashionmirror bench for timing only"})
-    return path, f"untrained ({reason}; timing does not depend on the weights)"
-
-
 def _guard(section: str, results: dict, key: str, fn):
     """Run one section; on failure keep its error in the JSON and go on."""
     try:
@@ -287,8 +256,12 @@ def model_section(preset: str, clip, settings: dict, peaks: dict, entry: dict):
 def graph_sections(preset: str, clip, settings: dict, output: Path, args: Namespace, scratch: Path,
                    entry: dict) -> None:
     from fashionmirror_ros.evaluation.bench_live import live_section, networks_section
+    from fashionmirror_ros.evaluation.graph import shipped_or_untrained
 
-    checkpoint, weights = bench_checkpoint(preset, scratch, args.checkpoint)
+    checkpoint, weights = shipped_or_untrained(preset, scratch, args.checkpoint,
+                                               note="untrained, written by fashionmirror bench for timing only")
+    if weights.startswith("untrained"):
+        weights = weights[:-1] + "; timing does not depend on the weights)"
     entry["graph_checkpoint"] = {"path": str(checkpoint), "weights": weights}
     print(f"[{preset}] graph checkpoint: {weights}", flush=True)
     _guard(f"{preset} graph", entry, "graph",

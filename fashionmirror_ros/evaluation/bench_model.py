@@ -291,8 +291,8 @@ def node_breakdown(model, clip, settings: dict, threads: int = 1, with_mediapipe
     from std_msgs.msg import Header
 
     from fashionmirror_ros.msg import PoseKeypoints, TryOnMasks
-    from fashionmirror_ros.nodes.common import bridge
-    from fashionmirror_ros.nodes.pose_node import keypoints_array, keypoints_msg
+    from fashionmirror_ros import topics
+    from fashionmirror_ros.messages import image_msg, keypoints_array, keypoints_msg
     from fashionmirror_ros.pipeline.framing import Letterbox
     from fashionmirror_ros.pipeline.images import RawImage, decode_color
     from fashionmirror_ros.pipeline.sessions import (GenerationSession, InferenceOptions, Masks,
@@ -312,10 +312,10 @@ def node_breakdown(model, clip, settings: dict, threads: int = 1, with_mediapipe
     try:
         node = rclpy.create_node("fashionmirror_bench_breakdown", context=context,
                                  start_parameter_services=False)
-        image_pub = node.create_publisher(Image, "/fashionmirror_bench/image", 10)
-        masks_pub = node.create_publisher(TryOnMasks, "/fashionmirror_bench/masks", 10)
-        pose_pub = node.create_publisher(PoseKeypoints, "/fashionmirror_bench/pose", 10)
-        camera_msg = bridge.cv2_to_imgmsg(frame, encoding="rgb8")
+        image_pub = node.create_publisher(Image, topics.BENCH_IMAGE, 10)
+        masks_pub = node.create_publisher(TryOnMasks, topics.BENCH_MASKS, 10)
+        pose_pub = node.create_publisher(PoseKeypoints, topics.BENCH_POSE, 10)
+        camera_msg = image_msg(frame, "rgb8", header)
         box = Letterbox.fit(frame.shape[1], frame.shape[0], size)
         options = InferenceOptions(device=torch.device("cpu"))
         model.to(memory_format=torch.channels_last)
@@ -332,8 +332,8 @@ def node_breakdown(model, clip, settings: dict, threads: int = 1, with_mediapipe
 
         def encode_masks():
             msg = TryOnMasks(header=header, multi_frame=True, source_crc=1, garment_crc=2)
-            msg.removed_mask = bridge.cv2_to_imgmsg(masks.removed, encoding="mono8")
-            msg.cloth_mask = bridge.cv2_to_imgmsg(masks.cloth, encoding="mono8")
+            msg.removed_mask = image_msg(masks.removed, "mono8", header)
+            msg.cloth_mask = image_msg(masks.cloth, "mono8", header)
             return msg
         masks_msg = encode_masks()
         result["cmn_node"] = {
@@ -352,12 +352,12 @@ def node_breakdown(model, clip, settings: dict, threads: int = 1, with_mediapipe
         model_keypoints = box.keypoints(keypoints_array(pose_msg))
         session.step(model_keypoints)
         output = session.step(model_keypoints)
-        tryon_msg = bridge.cv2_to_imgmsg(output, encoding="rgb8")
+        tryon_msg = image_msg(output, "rgb8", header)
         result["hsg_node"] = {
             "decode_keypoints": median_ms(lambda: box.keypoints(keypoints_array(pose_msg)), budget, repeats),
             "render_skeleton": median_ms(lambda: render_skeleton(model_keypoints, size, size), budget, repeats),
             "inference_step": median_ms(lambda: session.step(model_keypoints), budget, repeats),
-            "encode": median_ms(lambda: bridge.cv2_to_imgmsg(output, encoding="rgb8"), budget, repeats),
+            "encode": median_ms(lambda: image_msg(output, "rgb8", header), budget, repeats),
             "publish": median_ms(lambda: image_pub.publish(tryon_msg), budget, repeats),
         }
         result["hsg_node"]["inference_step"]["note"] = ("GenerationSession.step: skeleton, tensors, "

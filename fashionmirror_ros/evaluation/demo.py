@@ -84,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
 def _replay(name: str, bag: Path, output: Path, args: argparse.Namespace) -> tuple[int, dict | None]:
     from fashionmirror_ros.evaluation import replay
     from fashionmirror_ros.evaluation.bags import BagError
+    from fashionmirror_ros.evaluation.graph import GraphError
 
     replay_args = argparse.Namespace(
         bag=str(bag), output=str(output), rate=args.rate, fps=None, estimator=args.estimator,
@@ -98,7 +99,7 @@ def _replay(name: str, bag: Path, output: Path, args: argparse.Namespace) -> tup
     except BagError as error:
         _error(str(error))
         return 2, None
-    except replay.ReplayError as error:
+    except GraphError as error:  # the graph did not start, a node died, nothing came out
         _error(str(error))
         return 1, None
     except KeyboardInterrupt:

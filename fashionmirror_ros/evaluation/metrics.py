@@ -64,8 +64,7 @@ implemented. VFID = Frechet distance between Gaussians fitted to the real and ge
 When a learned metric's ``weights_path`` is None the metric is absent and the function returns
 None: random weights are never presented as LPIPS or VFID.
 
-summarize: count, mean, min, max, p50, p95, p99 (numpy linear-interpolation percentiles) and the
-population standard deviation (ddof 0) of the values; NaN values are left out.
+The summary of a series (count, mean, percentiles, ...) is fashionmirror_ros.pipeline.stats.summarize.
 """
 from __future__ import annotations
 
@@ -112,8 +111,6 @@ R3D_FEATURE_DIM = 512
 FRECHET_COVARIANCE_OFFSET = 1e-6
 FRECHET_IMAGINARY_TOLERANCE = 1e-3
 
-# --- summarize ---
-SUMMARY_PERCENTILES = (50, 95, 99)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -686,26 +683,3 @@ def vfid(
     real_features = video_features(network, real_videos, frame_size)
     fake_features = video_features(network, fake_videos, frame_size)
     return frechet_distance_from_features(real_features, fake_features)
-
-
-# ---------------------------------------------------------------------------------------------
-# Summary statistics
-# ---------------------------------------------------------------------------------------------
-def summarize(values: Iterable[float]) -> dict:
-    """count, mean, min, max, p50, p95, p99, std of ``values`` (NaN left out). With no values,
-    count is 0 and every statistic is None."""
-    array = np.asarray(list(values), dtype=np.float64).ravel()
-    array = array[~np.isnan(array)]
-    keys = ("mean", "min", "max") + tuple(f"p{p}" for p in SUMMARY_PERCENTILES) + ("std",)
-    if array.size == 0:
-        return {"count": 0, **{key: None for key in keys}}
-    percentiles = np.percentile(array, SUMMARY_PERCENTILES, method="linear")
-    summary = {
-        "count": int(array.size),
-        "mean": float(array.mean()),
-        "min": float(array.min()),
-        "max": float(array.max()),
-    }
-    summary.update({f"p{p}": float(v) for p, v in zip(SUMMARY_PERCENTILES, percentiles)})
-    summary["std"] = float(array.std(ddof=0))
-    return summary

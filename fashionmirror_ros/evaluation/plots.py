@@ -13,7 +13,7 @@ through pyplot, so nothing depends on or changes the process-wide backend and no
   (name -> values, or name -> (steps, values)).
 
 Each function returns the written path. Percentiles are numpy's linear-interpolation ones, the
-same as ``metrics.summarize``.
+same as ``pipeline.stats.summarize``.
 """
 from __future__ import annotations
 

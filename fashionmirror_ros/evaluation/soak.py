@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from fashionmirror_ros.evaluation.driver import (ClipFeeder, GraphDriver, MemorySampler, percentiles_ms,
-                                                 quarter_medians, time_ns_of, untrained_checkpoint)
+from fashionmirror_ros.evaluation.graph import ClipFeeder, GraphHarness, ProcessSampler, quarter_medians
+from fashionmirror_ros.pipeline.stats import summarize, suffixed
 
 NODES = ("pose_node", "cmn_node", "hsg_node")
 STARTUP_TIMEOUT_S = 120
@@ -39,21 +39,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory-period-s", type=float, default=1.0, help="RSS sampling period")
 
 
-def choose_checkpoint(value: str | None, scratch: Path) -> tuple[str, str]:
-    """(checkpoint directory, how it was chosen): the given one, the shipped one, or untrained
-    weights (same network, same cost per frame: a soak measures the plumbing, not the look)."""
-    from fashionmirror_ros.pipeline.assets import default_checkpoint
-
-    if value:
-        return value, "given"
-    try:
-        return str(default_checkpoint()), "shipped"
-    except FileNotFoundError:
-        return str(untrained_checkpoint(scratch / "untrained")), "untrained (no shipped checkpoint)"
+def soak_summary(latencies_ms) -> dict:
+    """count, p50_ms, p95_ms, max_ms: the soak report's keys; NaN where there were no values (as
+    the report always had it, and the progress lines print it)."""
+    return {key: float("nan") if value is None else value
+            for key, value in suffixed(summarize(latencies_ms)).items()}
 
 
-def processing_ms(msg) -> float:
-    return msg.processing_duration.sec * 1e3 + msg.processing_duration.nanosec / 1e6
+def node_figures(latency, node: str) -> dict:
+    """Processing latency and frames dropped (the node's counter over the records) of `node`."""
+    records = [record for record in latency if record.node == node]
+    dropped = [record.frames_dropped for record in records]
+    return {"processing": soak_summary([record.duration_ms for record in records]),
+            "frames_processed": len(records), "dropped": (max(dropped) - min(dropped)) if dropped else 0}
 
 
 def window_report(arrivals, latency, published, start_ns: int, window_s: float) -> list[dict]:
@@ -71,12 +69,11 @@ def window_report(arrivals, latency, published, start_ns: int, window_s: float) 
         sent = sum(1 for stamp in published if low <= stamp < high)
         entry = {"start_s": index * window_s, "camera_frames": sent,
                  "tryon_frames": len(inside), "output_fps": len(inside) / ((high - low) / 1e9),
-                 "end_to_end": percentiles_ms([a.latency_ms for a in inside]), "nodes": {}}
+                 "end_to_end": soak_summary([a.latency_ms for a in inside]), "nodes": {}}
+        inside_latency = [record for record in latency if low <= record.stamp_ns < high]
         for node in NODES:
-            messages = [m for m in latency if m.node_name == node and low <= time_ns_of(m.header.stamp) < high]
-            dropped = [m.frames_dropped for m in messages]
-            entry["nodes"][node] = {"processing": percentiles_ms([processing_ms(m) for m in messages]),
-                                    "dropped": (max(dropped) - min(dropped)) if dropped else 0}
+            figures = node_figures(inside_latency, node)
+            entry["nodes"][node] = {"processing": figures["processing"], "dropped": figures["dropped"]}
         windows.append(entry)
     return windows
 
@@ -97,12 +94,15 @@ def run(args: argparse.Namespace) -> int:
     from rclpy.context import Context
 
     from fashionmirror_ros.data.synthetic import generate_clip, split_seed
+    from fashionmirror_ros.evaluation.graph import shipped_or_untrained
     from fashionmirror_ros.nodes.supervisor import GraphSupervisor, graph_specs
 
     args.output.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="fashionmirror-soak-"))
     log_dir = args.output.with_suffix("").with_name(args.output.stem + "_logs")
-    checkpoint, checkpoint_origin = choose_checkpoint(args.checkpoint, scratch)
+    checkpoint, checkpoint_origin = shipped_or_untrained("realtime", scratch, args.checkpoint,
+                                                         note="untrained, for a soak run")
+    checkpoint = str(checkpoint)  # a node parameter and a JSON value
     clip = generate_clip(split_seed("test", 0), num_frames=CLIP_FRAMES + 1)
 
     restarts: list[tuple[float, str]] = []
@@ -113,14 +113,14 @@ def run(args: argparse.Namespace) -> int:
     driver = None
     try:
         supervisor.start().watch(on_restart=lambda name: restarts.append((time.monotonic(), name)))
-        driver = GraphDriver("fashionmirror_soak", context=context, keep_images=False)
+        driver = GraphHarness("fashionmirror_soak", context=context, keep_images=False)
         if not driver.wait_for(lambda: set(NODES) <= set(driver.statuses()), STARTUP_TIMEOUT_S):
             print(f"soak: nodes did not come up ({supervisor.dead()}), see {log_dir}", file=sys.stderr)
             return 1
         driver.publish_inputs(clip.frames[0], clip.garment, clip.keypoints[0], driver.now_stamp())
-        driver.wait_for(lambda: driver.count("mask_records") > 0, 30)
+        driver.wait_for(lambda: driver.count("masks") > 0, 30)
 
-        sampler = MemorySampler(supervisor.pids, args.memory_period_s).start()
+        sampler = ProcessSampler(supervisor.pids, args.memory_period_s).start()
         feeder = ClipFeeder(driver, clip.frames[1:], clip.keypoints[1:], args.fps)
         start_ns, stream_start = time.time_ns(), time.monotonic()
         duration_s = args.minutes * 60
@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
                           if a.receive_ns > time.time_ns() - int(args.window_s * 1e9)]
                 rss = {name: f"{series[-1][1]:.0f}" for name, series in sampler.samples.items()}
                 print(f"  t={(time.time_ns() - start_ns) / 1e9:5.0f} s  output {len(recent) / args.window_s:5.1f} fps"
-                      f"  e2e {percentiles_ms([a.latency_ms for a in recent])['p95_ms']:6.1f} ms p95"
+                      f"  e2e {soak_summary([a.latency_ms for a in recent])['p95_ms']:6.1f} ms p95"
                       f"  RSS MB {rss}  restarts {len(restarts)}", flush=True)
         time.sleep(2.0)  # the last frames through
         sampler.stop()
@@ -143,26 +143,23 @@ def run(args: argparse.Namespace) -> int:
         published_set = set(published)
         arrivals = sorted((a for a in driver.snapshot("arrivals") if a.stamp_ns in published_set),
                           key=lambda a: a.stamp_ns)
-        latency = [m for m in driver.snapshot("latency") if time_ns_of(m.header.stamp) >= start_ns]
+        latency = [record for record in driver.snapshot("latency") if record.stamp_ns >= start_ns]
         third = max(1, len(arrivals) // 3)
         camera_s = (published[-1] - published[0]) / 1e9 if len(published) > 1 else 0.0
         per_node = {}
         for node in NODES:
-            messages = [m for m in latency if m.node_name == node]
-            dropped = [m.frames_dropped for m in messages]
-            per_node[node] = {"processing": percentiles_ms([processing_ms(m) for m in messages]),
-                              "frames_processed": len(messages),
-                              "frames_dropped": (max(dropped) - min(dropped)) if dropped else 0,
-                              "restarts": supervisor.nodes[node].restarts}
+            figures = node_figures(latency, node)
+            per_node[node] = {"processing": figures["processing"], "frames_processed": figures["frames_processed"],
+                              "frames_dropped": figures["dropped"], "restarts": supervisor.nodes[node].restarts}
         report = {
             "command": " ".join(sys.argv),
             "minutes": args.minutes, "fps": args.fps, "checkpoint": checkpoint,
             "checkpoint_origin": checkpoint_origin,
             "camera_frames": len(published), "camera_fps": len(published) / camera_s if camera_s else 0.0,
             "tryon_frames": len(arrivals), "output_fps": len(arrivals) / camera_s if camera_s else 0.0,
-            "end_to_end": percentiles_ms([a.latency_ms for a in arrivals]),
-            "end_to_end_first_third": percentiles_ms([a.latency_ms for a in arrivals[:third]]),
-            "end_to_end_last_third": percentiles_ms([a.latency_ms for a in arrivals[-third:]]),
+            "end_to_end": soak_summary([a.latency_ms for a in arrivals]),
+            "end_to_end_first_third": soak_summary([a.latency_ms for a in arrivals[:third]]),
+            "end_to_end_last_third": soak_summary([a.latency_ms for a in arrivals[-third:]]),
             "nodes": per_node,
             "memory": memory_report(sampler.samples),
             "restarts": [{"after_s": round(t - stream_start, 1), "node": name} for t, name in restarts],

@@ -73,7 +73,8 @@ def _publish(source, args: argparse.Namespace) -> int:
     from sensor_msgs.msg import Image
     from std_msgs.msg import Header
 
-    from fashionmirror_ros.nodes.common import OUTPUT_QOS, image_msg
+    from fashionmirror_ros.messages import image_msg
+    from fashionmirror_ros.nodes.common import OUTPUT_QOS
     from fashionmirror_ros.nodes.graph_params import normalize_namespace
     from fashionmirror_ros.nodes.interrupts import ignore_interrupts, install_interrupt_guard
     from fashionmirror_ros.pipeline.camera_source import Pacer, RateMeter

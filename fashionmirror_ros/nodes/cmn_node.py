@@ -18,8 +18,8 @@ from std_msgs.msg import Header
 
 from fashionmirror_ros import topics
 from fashionmirror_ros.msg import PoseKeypoints, TryOnMasks
-from fashionmirror_ros.nodes.common import (LATCHED_QOS, NEWEST_QOS, OUTPUT_QOS, mono_image_msg,
-                                            spin_node)
+from fashionmirror_ros.messages import mono_image_msg
+from fashionmirror_ros.nodes.common import LATCHED_QOS, NEWEST_QOS, OUTPUT_QOS, spin_node
 from fashionmirror_ros.nodes.model_node import ModelNode
 from fashionmirror_ros.pipeline.sessions import Masks, MaskSession
 

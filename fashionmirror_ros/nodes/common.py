@@ -16,8 +16,6 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
-from builtin_interfaces.msg import Duration as DurationMsg
-from cv_bridge import CvBridge
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.event_handler import SubscriptionEventCallbacks
@@ -29,10 +27,11 @@ from rclpy.time import Time
 from std_msgs.msg import Header
 
 from fashionmirror_ros import topics
+from fashionmirror_ros.messages import duration_msg
 from fashionmirror_ros.msg import NodeLatency
 from fashionmirror_ros.pipeline.images import ImageRejected, RawImage, decode_color
 from fashionmirror_ros.pipeline.latest import LatestSlot
-from fashionmirror_ros.pipeline.stats import RollingStats
+from fashionmirror_ros.pipeline.stats import RollingStats, suffixed
 
 SENSOR_QOS = qos_profile_sensor_data
 # Camera frames: reliable, so a camera driver with the default QoS (reliable) matches and its large
@@ -63,24 +62,6 @@ WORKER_JOIN_TIMEOUT_S = 10.0
 INPUT_TIMEOUT_S = 3.0  # default of input_timeout_s: a silent per-frame input is reported after this
 LOG_THROTTLE_S = 2.0  # the same complaint about one topic is logged at most this often
 
-bridge = CvBridge()
-
-
-def stamp_ns(stamp) -> int:
-    return stamp.sec * 1_000_000_000 + stamp.nanosec
-
-
-def duration_msg(nanoseconds: int) -> DurationMsg:
-    return DurationMsg(sec=nanoseconds // 1_000_000_000, nanosec=nanoseconds % 1_000_000_000)
-
-
-def image_msg(pixels, encoding: str, header):
-    """sensor_msgs/Image through cv_bridge, carrying `header` (the camera stamp) unchanged."""
-    msg = bridge.cv2_to_imgmsg(pixels, encoding=encoding)
-    msg.header = header
-    return msg
-
-
 def read_rgb_file(path: str):
     """RGB array of an image file, or StartupError naming the path."""
     import cv2
@@ -97,14 +78,6 @@ def file_header(path: str) -> Header:
     carry the same stamp and are paired (as images that came on the topic are)."""
     modified_ns = Path(path).expanduser().stat().st_mtime_ns
     return Header(stamp=Time(nanoseconds=modified_ns).to_msg(), frame_id="")
-
-
-def rgb_image_msg(rgb, header):
-    return image_msg(rgb, "rgb8", header)
-
-
-def mono_image_msg(mask, header):
-    return image_msg(mask, "mono8", header)
 
 
 class MirrorNode(Node):
@@ -320,9 +293,9 @@ class MirrorNode(Node):
         level, message = self.status()
         summary = self.frame_stats.summary()
         values = {
-            "latency_p50_ms": f"{summary['p50_ms']:.2f}",
-            "latency_p95_ms": f"{summary['p95_ms']:.2f}",
-            "latency_max_ms": f"{summary['max_ms']:.2f}",
+            # before the first frame there is no latency yet: 0.00, as the status always showed
+            **{f"latency_{key}": f"{value or 0.0:.2f}" for key, value in suffixed(summary).items()
+               if key != "count"},
             "rate_hz": f"{summary['rate_hz']:.2f}",
             "frames_processed": str(summary["count"]),
             "frames_received": str(sum(slot.received for slot in self.slots.values())),

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fashionmirror_ros import topics
+from fashionmirror_ros import messages, topics
 from fashionmirror_ros.pipeline.garments import DEFAULT_SIZE, GarmentCutout, catalog_files, load_garment
 
 
@@ -73,7 +73,7 @@ class GarmentHolder:
     def _on_garment(self, msg) -> None:
         from fashionmirror_ros.pipeline.images import ImageRejected, RawImage, decode_color
 
-        stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        stamp_ns = messages.stamp_ns(msg.header.stamp)
         try:
             self.current_rgb = decode_color(RawImage.from_msg(msg))
         except ImageRejected:
@@ -86,14 +86,12 @@ class GarmentHolder:
     def publish(self, rgb: np.ndarray) -> None:
         from std_msgs.msg import Header
 
-        from fashionmirror_ros.nodes.common import rgb_image_msg
-
         if self.publisher is None:
             self.publisher = self.node.create_publisher(self._image_type, topics.GARMENT_IMAGE, self._qos)
         now = self.node.get_clock().now()
         self.published_stamp_ns = now.nanoseconds
         self.superseded = False
-        self.publisher.publish(rgb_image_msg(rgb, Header(stamp=now.to_msg(), frame_id="garment")))
+        self.publisher.publish(messages.rgb_image_msg(rgb, Header(stamp=now.to_msg(), frame_id="garment")))
 
     def step_down(self) -> None:
         """Stop serving our garment: a newer one from another holder is on the topic."""

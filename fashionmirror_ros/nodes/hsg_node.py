@@ -19,11 +19,11 @@ import threading
 
 from fashionmirror_ros import topics
 from fashionmirror_ros.msg import PoseKeypoints, TryOnMasks
-from fashionmirror_ros.nodes.common import (LATCHED_QOS, OUTPUT_QOS, rgb_image_msg, spin_node,
-                                            stamp_ns)
+from fashionmirror_ros.messages import decode_mask, rgb_image_msg, stamp_ns
+from fashionmirror_ros.nodes.common import LATCHED_QOS, OUTPUT_QOS, spin_node
 from fashionmirror_ros.nodes.model_node import ModelNode
 from fashionmirror_ros.pipeline.framing import Letterbox
-from fashionmirror_ros.pipeline.images import ImageRejected, RawImage, decode_mono
+from fashionmirror_ros.pipeline.images import ImageRejected
 from fashionmirror_ros.pipeline.keypoints import KeypointsRejected, checked_keypoints
 from fashionmirror_ros.pipeline.sessions import GenerationSession, Masks, NotReady
 from sensor_msgs.msg import Image
@@ -92,7 +92,7 @@ class HsgNode(ModelNode):
 
     def on_source_person(self, msg: Image) -> None:
         try:
-            mask = decode_mono(RawImage.from_msg(msg))
+            mask = decode_mask(msg)
         except ImageRejected as error:
             self.reject(SOURCE_PERSON_TOPIC, str(error))
             return
@@ -115,8 +115,8 @@ class HsgNode(ModelNode):
 
     def on_masks(self, msg: TryOnMasks) -> None:
         try:
-            removed = decode_mono(RawImage.from_msg(msg.removed_mask))
-            cloth = decode_mono(RawImage.from_msg(msg.cloth_mask))
+            removed = decode_mask(msg.removed_mask)
+            cloth = decode_mask(msg.cloth_mask)
         except ImageRejected as error:
             self.reject(MASKS_TOPIC, str(error))
             return

@@ -98,7 +98,8 @@ def make_view_node():
     from rclpy.node import Node
     from sensor_msgs.msg import Image
 
-    from fashionmirror_ros.nodes.common import CAMERA_QOS, LATCHED_QOS, stamp_ns
+    from fashionmirror_ros.messages import stamp_ns
+    from fashionmirror_ros.nodes.common import CAMERA_QOS, LATCHED_QOS
     from fashionmirror_ros.nodes.garment_catalog import GarmentCatalog, GarmentHolder
     from fashionmirror_ros.pipeline.images import ImageRejected, RawImage, decode_color
     from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy

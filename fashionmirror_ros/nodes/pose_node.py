@@ -21,9 +21,10 @@ from sensor_msgs.msg import Image
 
 from fashionmirror_ros import topics
 from fashionmirror_ros.msg import PoseKeypoints
+from fashionmirror_ros.messages import (keypoints_array, keypoints_msg, mono_image_msg, rgb_image_msg,
+                                        stamp_ns)
 from fashionmirror_ros.nodes.common import (CAMERA_QOS, LATCHED_QOS, OUTPUT_QOS, MirrorNode,
-                                            StartupError, file_header, mono_image_msg, read_rgb_file,
-                                            rgb_image_msg, spin_node, stamp_ns)
+                                            StartupError, file_header, read_rgb_file, spin_node)
 from fashionmirror_ros.pipeline.framing import Letterbox
 from fashionmirror_ros.pipeline.keypoints import KeypointsRejected, checked_keypoints
 from fashionmirror_ros.pose.estimators import make_estimator
@@ -37,19 +38,6 @@ SOURCE_TOPIC = topics.SOURCE_IMAGE
 CAMERA_QOS_ADVICE = ("A best-effort camera needs qos_overrides./<namespace>/camera/image_raw."
                      "subscription.reliability:=best_effort on pose_node (frames over ~500 kB then "
                      "rarely arrive over Fast DDS); better, publish the camera reliable.")
-
-
-def keypoints_msg(keypoints: np.ndarray, header, width: int, height: int, found: bool,
-                  estimator: str) -> PoseKeypoints:
-    msg = PoseKeypoints(header=header, image_width=width, image_height=height,
-                        person_found=found, estimator=estimator)
-    msg.x, msg.y, msg.confidence = (np.ascontiguousarray(keypoints[:, i], np.float32) for i in range(3))
-    return msg
-
-
-def keypoints_array(msg: PoseKeypoints) -> np.ndarray:
-    return np.stack([np.asarray(msg.x, np.float32), np.asarray(msg.y, np.float32),
-                     np.asarray(msg.confidence, np.float32)], axis=1)
 
 
 class PoseNode(MirrorNode):
