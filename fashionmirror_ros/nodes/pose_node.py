@@ -44,8 +44,9 @@ class PoseNode(MirrorNode):
     def __init__(self, **kwargs):
         super().__init__("pose_node", **kwargs)
         self.estimator_name = self.param(
-            "estimator", "mediapipe", "pose source: mediapipe (Holistic, 137 points), mediapipe_pose "
-            "(body only, faster) or recorded (keypoints replayed from a topic)",
+            "estimator", "mediapipe_pose", "pose source: mediapipe_pose (BlazePose body landmarks, the "
+            "faster live default, as config/mirror.yaml sets it), mediapipe (Holistic: body, hands "
+            "and face, 137 points) or recorded (keypoints replayed from a topic)",
             choices=("mediapipe", "mediapipe_pose", "recorded"))
         complexity = self.param("model_complexity", 1, "MediaPipe model complexity (the 0.10.21 "
                                 "wheel ships the complexity-1 model only)", int_range=(0, 2))
