@@ -13,6 +13,7 @@ import sys
 import time
 
 ACK_TIMEOUT_S = 10.0
+DISCOVERY_SETTLE_S = 1.5  # no new subscriber for this long: discovery of the ones running is done
 CURRENT_WAIT_S = 2.0  # how long --next/--previous listen for the garment already on the topic
 
 
@@ -77,9 +78,14 @@ def _wait_for_subscribers(node, holder) -> None:
     import rclpy
     from rclpy.duration import Duration
 
+    # Discovery brings the subscribers one by one (our own, the previous holder's, the nodes'):
+    # the first match is not all of them, so wait until no new one appeared for a settle period.
     deadline = time.monotonic() + ACK_TIMEOUT_S
-    while holder.publisher.get_subscription_count() <= 1 and time.monotonic() < deadline:  # 1 = our own
+    count, changed = holder.publisher.get_subscription_count(), time.monotonic()
+    while time.monotonic() < deadline and (count <= 1 or time.monotonic() - changed < DISCOVERY_SETTLE_S):
         rclpy.spin_once(node, timeout_sec=0.1)
+        if holder.publisher.get_subscription_count() != count:
+            count, changed = holder.publisher.get_subscription_count(), time.monotonic()
     if not holder.publisher.wait_for_all_acked(Duration(seconds=max(0.1, deadline - time.monotonic()))):
         print("fashionmirror garment: not every subscriber acknowledged the garment in time",
               file=sys.stderr, flush=True)
