@@ -105,7 +105,7 @@ def machine_info() -> dict:
             info["cpu_model"] = next((line.split(":", 1)[1].strip() for line in cpuinfo
                                       if line.startswith("model name")), None)
     except OSError:
-        pass
+        info["cpu_model"] = None  # no /proc/cpuinfo (not Linux): the report says unknown
     return info
 
 

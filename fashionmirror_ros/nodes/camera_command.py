@@ -120,7 +120,7 @@ def _publish(source, args: argparse.Namespace) -> int:
                 print(f"\rfashionmirror camera: {sent} frames sent, {meter.rate():5.1f} fps ",
                       end="", file=sys.stderr, flush=True)
     except KeyboardInterrupt:
-        pass
+        pass  # Ctrl-C is how a device stream ends: the summary below is printed as for a file
     finally:
         ignore_interrupts()
         elapsed = time.monotonic() - started if started else 0.0

@@ -408,7 +408,7 @@ def name_native_thread(name: str) -> None:
         pr_set_name = 15
         libc.prctl(pr_set_name, name.encode()[:15], 0, 0, 0)
     except (OSError, AttributeError):
-        pass
+        pass  # no prctl (not Linux): threads keep their inherited names, nothing else changes
 
 
 class StartupError(RuntimeError):

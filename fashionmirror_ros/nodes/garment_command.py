@@ -84,8 +84,9 @@ def _wait_for_subscribers(node, holder) -> None:
     count, changed = holder.publisher.get_subscription_count(), time.monotonic()
     while time.monotonic() < deadline and (count <= 1 or time.monotonic() - changed < DISCOVERY_SETTLE_S):
         rclpy.spin_once(node, timeout_sec=0.1)
-        if holder.publisher.get_subscription_count() != count:
-            count, changed = holder.publisher.get_subscription_count(), time.monotonic()
+        now_count = holder.publisher.get_subscription_count()
+        if now_count != count:
+            count, changed = now_count, time.monotonic()
     if not holder.publisher.wait_for_all_acked(Duration(seconds=max(0.1, deadline - time.monotonic()))):
         print("fashionmirror garment: not every subscriber acknowledged the garment in time",
               file=sys.stderr, flush=True)

@@ -190,7 +190,7 @@ def screen_size(fullscreen: bool, window_size: tuple[int, int]) -> tuple[int, in
             if width > 0 and height > 0:
                 return width, height
         except cv2.error:
-            pass
+            pass  # a highgui backend without window geometry: draw at the configured size
     return window_size
 
 

@@ -23,6 +23,10 @@ class GraphError(RuntimeError):
     """The graph could not be driven (did not start, a node died, nothing came out)."""
 
 
+class GraphTimeout(GraphError):
+    """What was waited for did not come in time (the nodes were alive)."""
+
+
 class GraphHarness:
     """Feeds the graph (self.player) and records what it publishes (self.recorder) from one node
     in `context` (an initialised rclpy context; None = the default one). In `namespace` the
@@ -98,13 +102,13 @@ class GraphHarness:
 
     @staticmethod
     def wait_until(predicate, timeout_s: float, what: str, check=None, poll_s: float = 0.05) -> None:
-        """Wait for predicate(); check() may raise (a node died); GraphError on time-out."""
+        """Wait for predicate(); check() may raise (a node died); GraphTimeout on time-out."""
         deadline = time.monotonic() + timeout_s
         while not predicate():
             if check is not None:
                 check()
             if time.monotonic() > deadline:
-                raise GraphError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+                raise GraphTimeout(f"timed out after {timeout_s:.0f} s waiting for {what}")
             time.sleep(poll_s)
 
     def nodes_seen(self) -> set[str]:
@@ -148,14 +152,16 @@ class GraphHarness:
                         timeout_s, f"the first {topics.CMN_MASKS} (is cmn_node loading its model?)", check)
         time.sleep(MASK_GRACE_S)
 
-    def wait_for_source_pose(self, after_ns: int, check=None, timeout_s: float = SOURCE_POSE_TIMEOUT_S) -> None:
+    def wait_for_source_pose(self, after_ns: int, check=None, timeout_s: float = SOURCE_POSE_TIMEOUT_S) -> bool:
         """With MediaPipe, pose_node estimates the source pose: give hsg_node time to get it.
-        Without it in time hsg_node takes the first camera pose as p^0, so no error."""
+        Returns whether it came. Not in time is no error: hsg_node then takes the first camera
+        pose as p^0. A dead node still raises (check)."""
         try:
             self.wait_until(lambda: any(pose.stamp_ns >= after_ns for pose in self.snapshot("source_pose")),
                             timeout_s, "the source pose from pose_node", check)
-        except GraphError:
-            pass
+        except GraphTimeout:
+            return False
+        return True
 
     def drain(self, last_stamp_ns: int, timeout_s: float, idle_s: float = IDLE_AFTER_LAST_S) -> None:
         """Until the frame stamped last_stamp_ns came out, nothing came for idle_s, or timeout_s."""

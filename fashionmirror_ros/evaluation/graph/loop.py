@@ -2,10 +2,11 @@
 start() or entering a with block, stopped by stop() or leaving it."""
 from __future__ import annotations
 
+import abc
 import threading
 
 
-class BackgroundLoop:
+class BackgroundLoop(abc.ABC):
     """Subclasses implement _run(), which returns once self._stopping is set (waiting on it
     between rounds, so stop() does not wait for a round's full period)."""
 
@@ -15,8 +16,9 @@ class BackgroundLoop:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @abc.abstractmethod
     def _run(self) -> None:
-        raise NotImplementedError
+        """One loop until self._stopping is set."""
 
     def start(self):
         self._stopping.clear()

@@ -79,6 +79,8 @@ class ProcessSampler(BackgroundLoop):
         return self._processes[pid]
 
     def _cpu_seconds(self) -> dict[str, float]:
+        import psutil
+
         seconds = {}
         for name, pid in self._pids().items():
             try:
@@ -87,8 +89,8 @@ class ProcessSampler(BackgroundLoop):
                 if name in self.grouped:
                     for node, value in group_by_node(thread_cpu_seconds(pid)).items():
                         seconds[f"{name}/{node}"] = value
-            except Exception:  # noqa: BLE001 - the process may have gone
-                pass
+            except (psutil.NoSuchProcess, psutil.ZombieProcess, ProcessLookupError, FileNotFoundError):
+                continue  # the process ended between listing and reading: no sample for it
         return seconds
 
     def sample_memory(self) -> None:
