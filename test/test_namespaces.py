@@ -45,10 +45,14 @@ def test_two_kiosks_do_not_cross_talk(tmp_path, clip):
             assert driver.wait_for(lambda: {f"fashionmirror/{kiosk}/{node}" for node in ("pose_node", "cmn_node", "hsg_node")}
                                    <= {status.name for array in driver.snapshot("diagnostics") for status in array.status},
                                    STARTUP_TIMEOUT_S), f"{kiosk} did not come up, see {tmp_path / kiosk}"
+            # and its nodes subscribe to this harness's topics: frames sent before discovery
+            # matched them would be lost (the camera topic is not latched)
+            driver.wait_for_graph(STARTUP_TIMEOUT_S)
         for offset, (kiosk, driver) in enumerate(drivers.items()):
             driver.publish_inputs(clip.frames[0], clip.garment, clip.keypoints[0], driver.stamp(0, FPS, base_s=500 + offset))
         for kiosk, driver in drivers.items():
             assert driver.wait_for(lambda: driver.snapshot("masks"), 60), f"{kiosk}: no masks"
+            driver.wait_for_node_ready("hsg_node", 60)  # e.g. pose_node's source person mask
         sent = {kiosk: set() for kiosk in KIOSKS}
         for index in range(1, FRAMES + 1):
             for offset, (kiosk, driver) in enumerate(drivers.items()):

@@ -302,6 +302,9 @@ class MirrorNode(Node):
             "frames_dropped": str(self.dropped),
             "inputs_rejected": str(self.rejected),
             "processing_failures": str(self.failures),
+            # the input the node cannot work without, "" when it has them all (the message may
+            # show a fault or a quiet camera topic instead)
+            "waiting_for": self._waiting or "",
             **self.status_values(),
         }
         status = DiagnosticStatus(level=level, name=f"fashionmirror{self.get_fully_qualified_name()}",

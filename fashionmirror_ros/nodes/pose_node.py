@@ -114,6 +114,7 @@ class PoseNode(MirrorNode):
             self.fail("no person found in the source image: refused (the try-on needs a photo of "
                       "a person on tryon/source_image)", SOURCE_TOPIC)
         self.source_person_pub.publish(mono_image_msg(person * 255, header))
+        self.get_logger().info(f"new source: person mask latched ({int(person.sum())} pixels)")
         if self.source_estimator is None:
             return
         result = self.source_estimator.estimate(rgb)

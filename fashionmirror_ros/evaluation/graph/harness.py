@@ -116,13 +116,13 @@ class GraphHarness:
 
     def _unmatched(self) -> list[str]:
         """The player's topics that the graph does not subscribe to yet, as the graph needs them:
-        pose_node and hsg_node take the source (and pose_node with MediaPipe too, to estimate
-        its pose), cmn_node and hsg_node the garment."""
+        all three nodes take the source (pose_node segments it in every mode, and estimates its
+        pose with MediaPipe), cmn_node and hsg_node the garment."""
         recorded = self.estimator == "recorded"
         needed = ((self.player.camera, topics.CAMERA_IMAGE, 1),
                   (self.player.keypoints, f"{topics.CAMERA_KEYPOINTS} (is pose_node running with "
                                           "estimator:=recorded?)", 1 if recorded else 0),
-                  (self.player.source, topics.SOURCE_IMAGE, 2 if recorded else 3),
+                  (self.player.source, topics.SOURCE_IMAGE, 3),
                   (self.player.garment, topics.GARMENT_IMAGE, 2))
         return [name for publisher, name, count in needed if publisher.get_subscription_count() < count]
 
@@ -142,7 +142,7 @@ class GraphHarness:
             if check is not None:
                 check()
             if time.monotonic() > deadline:
-                raise GraphError(f"timed out after {timeout_s:.0f} s waiting for {describe()}")
+                raise GraphTimeout(f"timed out after {timeout_s:.0f} s waiting for {describe()}")
             time.sleep(0.1)
         return time.monotonic() - start
 
@@ -151,6 +151,15 @@ class GraphHarness:
         self.wait_until(lambda: any(mask.receive_ns >= after_ns for mask in self.snapshot("masks")),
                         timeout_s, f"the first {topics.CMN_MASKS} (is cmn_node loading its model?)", check)
         time.sleep(MASK_GRACE_S)
+
+    def wait_for_node_ready(self, node: str, timeout_s: float, check=None) -> None:
+        """Until `node`'s /diagnostics says it waits for no input (its `waiting_for` value is
+        empty). The latched inputs can arrive seconds apart: a large latched image lost in
+        transit is resent at the writer's next heartbeat, and frames sent before would be lost."""
+        def ready() -> bool:
+            status = self.statuses().get(node)
+            return status is not None and {item.key: item.value for item in status.values}.get("waiting_for") == ""
+        self.wait_until(ready, timeout_s, f"{node} to have all its inputs", check)
 
     def wait_for_source_pose(self, after_ns: int, check=None, timeout_s: float = SOURCE_POSE_TIMEOUT_S) -> bool:
         """With MediaPipe, pose_node estimates the source pose: give hsg_node time to get it.

@@ -70,9 +70,12 @@ class LatencyRecord(NamedTuple):
 STREAMS = ("arrivals", "masks", "pose", "source_pose", "latency", "diagnostics")
 
 
-def node_key(status_name: str) -> str:
-    """'fashionmirror/kiosk1/hsg_node' -> 'hsg_node': a status names its node with the namespace."""
-    return status_name.rsplit("/", 1)[-1]
+def node_key(status_name: str, namespace: str = "/") -> str | None:
+    """'fashionmirror/kiosk1/hsg_node' -> 'hsg_node' for namespace '/kiosk1'; None for a node of
+    another namespace (/diagnostics is one topic for every mirror on the machine)."""
+    prefix = "fashionmirror" + namespace.rstrip("/") + "/"
+    name = status_name[len(prefix):] if status_name.startswith(prefix) else ""
+    return name if name and "/" not in name else None
 
 
 def diagnostic_level(status) -> int:
@@ -88,6 +91,7 @@ class Recorder:
         self.keep_images = keep_images
         self.lock = threading.Lock()
         self.records: dict[str, list] = {stream: [] for stream in STREAMS}
+        self.namespace = node.get_namespace()  # statuses of this mirror's nodes only
         self._subscribe(node)
 
     def _subscribe(self, node) -> None:
@@ -163,10 +167,12 @@ class Recorder:
         newest = {}
         for array in self.snapshot("diagnostics")[since:]:
             for status in array.status:
-                newest[node_key(status.name)] = status
+                node = node_key(status.name, self.namespace)
+                if node is not None:
+                    newest[node] = status
         return newest
 
     def status_history(self, node: str, since: int = 0) -> list[object]:
         """Every diagnostic status of `node` received from index `since` on, oldest first."""
         return [status for array in self.snapshot("diagnostics")[since:] for status in array.status
-                if node_key(status.name) == node]
+                if node_key(status.name, self.namespace) == node]
