@@ -1,22 +1,21 @@
 """Garment photos are cut out, cropped and put on white; photos without a garment are refused;
 `fashionmirror garment` publishes them latched and steps through a catalogue.
 
-Generated photos always; real product photos (1024x1024 RGBA shirts) when a folder of them is
-named by FASHIONMIRROR_GARMENT_PHOTOS (nothing is downloaded by the tests).
+Generated photos always; real product photos (the saleor 1024x1024 RGBA shirts of the project's
+real media, `fashionmirror media fetch`; the test skips and says so without them).
 """
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
 from conftest import requires_ros
+from fashionmirror_ros.data.real_media import GARMENT_PHOTOS, media_available, verified_path
 from fashionmirror_ros.pipeline.garments import (MIN_COVERAGE, GarmentRejected, cut_out_garment,
                                                  load_garment)
 
@@ -80,15 +79,14 @@ def test_an_image_without_a_garment_is_refused_with_the_reason(kind, photo, word
     assert words in str(refused.value), str(refused.value)
 
 
-PHOTOS = os.environ.get("FASHIONMIRROR_GARMENT_PHOTOS", "/tmp/saleor/saleor/static/placeholders")
+MEDIA_PRESENT, MEDIA_REASON = media_available()
 
 
-@pytest.mark.skipif(not Path(PHOTOS).is_dir(), reason=f"no real garment photos in {PHOTOS} "
-                    "(set FASHIONMIRROR_GARMENT_PHOTOS to a folder of product photos)")
+@pytest.mark.skipif(not MEDIA_PRESENT, reason=MEDIA_REASON)
 def test_real_product_photos_are_cut_out():
-    photos = sorted(Path(PHOTOS).glob("*.png"))
+    photos = [verified_path(photo.file) for photo in GARMENT_PHOTOS]
     rgba = [path for path in photos if cv2.imread(str(path), cv2.IMREAD_UNCHANGED).shape[2] == 4]
-    assert rgba, f"no RGBA photos in {PHOTOS}"
+    assert len(rgba) == len(photos), "the saleor product photos are RGBA"
     for path in rgba:
         cutout = load_garment(path, SIZE)
         assert cutout.method == "alpha" and 0.2 < cutout.coverage < 0.8, (path.name, cutout.coverage)
