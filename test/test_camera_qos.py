@@ -20,7 +20,7 @@ from node_process import NodeProcess
 
 pytestmark = requires_ros
 
-FRAMES = 150  # 5 s at 30 fps
+FRAMES = 90  # 3 s at 30 fps
 FPS = 30.0
 REQUIRED_DELIVERY = 0.95
 STARTUP_TIMEOUT_S = 90

@@ -2,8 +2,12 @@
 
 Each case starts a real node process (python -m fashionmirror_ros.nodes.<node> --ros-args ...)
 with a broken checkpoint or parameter; the cases run a few at a time, each under a time-out.
+Every fault of the checkpoint file itself (no weights file, truncated, damaged header, invalid
+config, non-finite values, missing keys, shape mismatch) raises the same CheckpointError with its
+own message, tested in-process in test_checkpoint.py; here one of each way a node can fail to
+start: a checkpoint error, a preset or device the checkpoint cannot serve, non-finite weights in
+each model node, an unreadable image file, an invalid parameter.
 """
-import json
 import shutil
 import subprocess
 import sys
@@ -22,8 +26,8 @@ def make_checkpoints(root):
     """The broken checkpoints, each a variation of one valid untrained checkpoint."""
     import torch
 
-    from fashionmirror_ros.models.checkpoint import CONFIG_FILE, WEIGHTS_FILE, save_checkpoint
-    from fashionmirror_ros.models.config import get_preset, tiny_config
+    from fashionmirror_ros.models.checkpoint import WEIGHTS_FILE, save_checkpoint
+    from fashionmirror_ros.models.config import get_preset
     from fashionmirror_ros.models.mirror import FashionMirror
 
     good = untrained_checkpoint(root / "good")
@@ -34,64 +38,27 @@ def make_checkpoints(root):
         shutil.copytree(good, path)
         return path
 
-    no_weights = variant("no_weights")
-    (no_weights / WEIGHTS_FILE).unlink()
-    paths["no_weights"] = no_weights
-
-    truncated = variant("truncated")
-    data = (truncated / WEIGHTS_FILE).read_bytes()
-    (truncated / WEIGHTS_FILE).write_bytes(data[: len(data) // 2])
-    paths["truncated"] = truncated
-
     corrupt = variant("corrupt")
     data = bytearray((corrupt / WEIGHTS_FILE).read_bytes())
     data[len(data) // 2: len(data) // 2 + 64] = bytes(range(64))
     (corrupt / WEIGHTS_FILE).write_bytes(bytes(data))
     paths["corrupt"] = corrupt
 
-    # A damaged header in a checkpoint without a recorded SHA-256: safetensors itself must refuse it.
-    bad_header = variant("bad_header")
-    document = json.loads((bad_header / CONFIG_FILE).read_text())
-    document.pop("weights_sha256")
-    (bad_header / CONFIG_FILE).write_text(json.dumps(document))
-    data = bytearray((bad_header / WEIGHTS_FILE).read_bytes())
-    data[8:40] = b"\xff" * 32
-    (bad_header / WEIGHTS_FILE).write_bytes(bytes(data))
-    paths["bad_header"] = bad_header
-
-    bad_config = variant("bad_config")
-    (bad_config / CONFIG_FILE).write_text("{not json")
-    paths["bad_config"] = bad_config
-
     config = get_preset("realtime")
     model = FashionMirror(config)
     with torch.no_grad():
         next(model.hsg.parameters()).view(-1)[0] = float("nan")
     paths["nan_weights"] = save_checkpoint(root / "nan_weights", model, config)
-    # Tensors of a smaller network under the realtime config: keys and shapes do not match.
-    paths["wrong_network"] = save_checkpoint(root / "wrong_network", FashionMirror(tiny_config(64)), config)
-    model = FashionMirror(config)
-    parameter = next(model.sfe.parameters())
-    parameter.data = torch.zeros(parameter.shape[0] + 1, *parameter.shape[1:])
-    paths["wrong_shape"] = save_checkpoint(root / "wrong_shape", model, config)
     return paths
 
 
 # (id, node, parameters (checkpoint names are replaced by their paths), words the line must hold)
 CASES = [
     ("cmn-missing", "cmn_node", {"checkpoint": "missing"}, "checkpoint not found"),
-    ("cmn-no-weights", "cmn_node", {"checkpoint": "no_weights"}, "weights file not found"),
-    ("cmn-truncated", "cmn_node", {"checkpoint": "truncated"}, "corrupt or truncated"),
     ("cmn-corrupt", "cmn_node", {"checkpoint": "corrupt"}, "SHA-256 differs"),
-    ("cmn-bad-header", "cmn_node", {"checkpoint": "bad_header"}, "corrupt or truncated"),
-    ("cmn-bad-config", "cmn_node", {"checkpoint": "bad_config"}, "invalid checkpoint config"),
     ("cmn-wrong-preset", "cmn_node", {"checkpoint": "good", "preset": "paper"}, "preset mismatch"),
-    ("cmn-nan-weights", "cmn_node", {"checkpoint": "nan_weights"}, "non-finite values"),
-    ("cmn-wrong-network", "cmn_node", {"checkpoint": "wrong_network"}, "missing keys"),
-    ("cmn-wrong-shape", "cmn_node", {"checkpoint": "wrong_shape"}, "shape mismatch"),
     ("cmn-no-cuda", "cmn_node", {"checkpoint": "good", "device": "cuda"}, "CUDA is not available"),
     ("hsg-missing", "hsg_node", {"checkpoint": "missing"}, "checkpoint not found"),
-    ("hsg-truncated", "hsg_node", {"checkpoint": "truncated"}, "corrupt or truncated"),
     ("hsg-nan-weights", "hsg_node", {"checkpoint": "nan_weights"}, "non-finite values"),
     ("hsg-missing-source-file", "hsg_node",
      {"checkpoint": "good", "source_image_path": "/nonexistent/me.png"}, "cannot read image file"),
