@@ -191,15 +191,18 @@ def test_fixture_covers_every_garment_type_and_recipe_feature():
 
 def test_outputs_are_identical_to_the_recorded_ones():
     recorded = fixture()
-    if recorded["platform"] != platform():
-        pytest.skip(f"fixture written on {recorded['platform']}, this is {platform()}: float "
-                    "rounding may differ; rewrite it here from a known-good commit to compare")
     changed = {}
     for case in recorded["cases"]:
         digests = RENDERERS[case["call"]](**case["arguments"])
         differing = sorted(name for name in case["digests"] if digests.get(name) != case["digests"][name])
         if differing:
             changed[case["name"]] = differing
+    # Another CPU or library build may round differently: a difference there is no proof of a
+    # changed generator, but equal digests are proof of an unchanged one, on any machine.
+    if changed and recorded["platform"] != platform():
+        pytest.skip(f"outputs differ and the fixture was written on {recorded['platform']}, this is "
+                    f"{platform()}: float rounding may differ; rewrite it here from a known-good "
+                    "commit to compare")
     assert not changed, f"outputs changed (case: arrays): {changed}"
 
 
