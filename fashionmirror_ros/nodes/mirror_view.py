@@ -246,7 +246,7 @@ def main(args=None) -> int:
             try:
                 executor.spin()
             except ExternalShutdownException:
-                pass
+                pass  # the context was shut down from outside (Ctrl-C, launch): the window loop ends the view
 
         spinner = threading.Thread(target=spin, name="mirror-view-spin", daemon=True)
         spinner.start()

@@ -374,7 +374,7 @@ def run_forever(supervisor: GraphSupervisor, poll_s: float = 0.2) -> int:
                 break
             time.sleep(poll_s)
     except KeyboardInterrupt:
-        pass
+        pass  # Ctrl-C is how a user stops the graph: the finally below stops the nodes and reports their exit codes
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)

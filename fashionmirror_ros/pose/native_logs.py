@@ -46,7 +46,7 @@ def silence_native_logs() -> None:
 
         absl_logging.set_verbosity(absl_logging.ERROR)
     except ImportError:
-        pass
+        pass  # no absl in this install: nothing of it to quieten
     with _lock:
         if _installed:
             return
