@@ -13,8 +13,11 @@ from fashionmirror_ros.models.losses import (
     cmn_single_loss,
     flow_smoothness,
     gram_matrix,
+    mask_box,
     masked_l1,
     max_source_cosine,
+    person_ssim_loss,
+    ssim_map,
     patch_loss,
     sample_correctness_loss,
 )
@@ -143,6 +146,66 @@ def test_gram_and_masked_l1():
     mask[..., 0, 0] = 1
     assert masked_l1(a, b, mask) == 1.0
     assert masked_l1(a, b, torch.zeros_like(mask)) == 0.0
+
+
+def test_ssim_map_matches_the_evaluation_ssim_away_from_the_border():
+    import numpy as np
+
+    from fashionmirror_ros.evaluation.metrics import ssim
+
+    rng = np.random.default_rng(3)
+    a = (rng.random((40, 48, 3)) * 255).astype(np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-50, 50, a.shape), 0, 255).astype(np.uint8)
+    as_tensor = lambda x: torch.tensor(x / 255.0).permute(2, 0, 1)[None]  # noqa: E731
+    inner = ssim_map(as_tensor(a), as_tensor(b))[0, 0, 5:-5, 5:-5].mean().item()
+    assert inner == pytest.approx(ssim(a, b), abs=1e-9)
+
+
+def test_mask_box_is_the_bounding_box_of_each_mask():
+    masks = torch.zeros(2, 1, 10, 12)
+    masks[0, 0, 2:4, 3] = 1
+    masks[0, 0, 6, 8] = 1
+    box = mask_box(masks)
+    expected = torch.zeros(10, 12)
+    expected[2:7, 3:9] = 1
+    assert torch.equal(box[0, 0], expected)
+    assert box[1].sum() == 0  # an empty mask has an empty box
+
+
+def test_person_ssim_loss_scores_only_inside_the_box_and_prefers_structure():
+    real = smooth_texture(1)
+    box = torch.zeros(1, 1, SIZE, SIZE)
+    box[..., 16:48, 16:48] = 1
+    outside = real.clone()
+    outside[..., :8, :] = 0.0  # wrong far outside the box only
+    assert person_ssim_loss(outside, real, box) < 1e-6
+    blurred = F.avg_pool2d(real, 5, stride=1, padding=2, count_include_pad=False)
+    shifted = (real + 0.05).clamp(0, 1)  # the same L1 scale, the structure intact
+    assert person_ssim_loss(shifted, real, box) < person_ssim_loss(blurred, real, box)
+    assert person_ssim_loss(blurred, real, torch.zeros_like(box)) == 0
+
+
+def test_tryon_loss_person_ssim_and_paint_share_terms():
+    import dataclasses
+
+    config = tiny_config()
+    loss = TryOnLoss(dataclasses.replace(config.loss, person_ssim=2.0, paint_share=0.5,
+                                         flow_correctness=0.0), config.hsg.warp_sigma)
+    real, masks, fields = _sequence()
+    person = torch.zeros(1, 3, 1, SIZE, SIZE)
+    person[..., 10:50, 20:40] = 1
+    weights = torch.softmax(torch.randn(1, 2, 3, SIZE, SIZE), 2)
+    perfect = loss(real[:, 1:].clone(), real, masks, fields, person_masks=person, compositions=weights)
+    assert perfect["person_ssim"].abs() < 1e-6
+    assert torch.isclose(perfect["paint_share"], weights[:, :, 2].mean())
+    noisy = (real[:, 1:] + 0.2 * torch.randn_like(real[:, 1:])).clamp(0, 1)
+    terms = loss(noisy, real, masks, fields, person_masks=person, compositions=weights)
+    assert terms["person_ssim"] > 0.1
+    without = loss(noisy, real, masks, fields)
+    assert without["person_ssim"] == 0 and without["paint_share"] == 0
+    assert torch.isclose(terms["total"] - without["total"],
+                         2.0 * terms["person_ssim"] + 0.5 * terms["paint_share"]
+                         + config.loss.person_l1 * terms["person_l1"], atol=1e-5)
 
 
 def _sequence(steps=2, seed=0):

@@ -210,6 +210,14 @@ class LossConfig:
     # ours: L1 inside the target person mask, on top of the full-frame term (the static
     # background is easy; the person is what the viewer looks at). 0 in the paper preset.
     person_l1: float = 0.0
+    # ours: 1 - SSIM (11x11 Gaussian window, sigma 1.5, as the evaluation's) averaged over the box
+    # of the person masks of h^s and the frame. L1 alone rewards a blur where the pose is
+    # uncertain; SSIM scores local structure, what a viewer reads as a sharp person.
+    person_ssim: float = 0.0
+    # ours: the mean weight the composition gives the decoder's painting. Copied pixels (warped
+    # h^s, placed C) carry over from generated people to real ones, painted pixels were learned
+    # on generated people only: painting has to earn its place. Unused without the composition.
+    paint_share: float = 0.0
     # temporal (eq. 11)
     flow_correctness: float = 5.0
     flow_level_weights: tuple[float, ...] = (1.0, 1.0)  # per attentive layer, coarse to fine
@@ -321,8 +329,8 @@ def _realtime() -> ModelConfig:
         # No ImageNet VGG19 can be had here and a random one measured unreliable, so its terms
         # (perceptual, style, sample correctness) are off; --loss NAME=VALUE with --vgg-weights
         # turns them back on. The person-region L1 focuses the budget on the person.
-        loss=LossConfig(person_l1=5.0, human_content=0.0, human_style=0.0, clothes_content=0.0,
-                        flow_correctness=0.0),
+        loss=LossConfig(person_l1=5.0, person_ssim=2.0, paint_share=0.5, human_content=0.0,
+                        human_style=0.0, clothes_content=0.0, flow_correctness=0.0),
     )
 
 

@@ -36,6 +36,12 @@ Try-on (eq. 9-11), over a sequence of generated frames h_g^1..h_g^S against real
 - temporal, human (L^t_human): L1 between the change of consecutive generated frames and the
   change of consecutive real frames, (h_g^{t+1} - h_g^t) - (h^{t+1} - h^t), with h_g^0 = h^0;
 - temporal, clothes (L^t_clothes): the same inside M^_c^{t+1}.
+
+Ours, not the paper's (0 in the paper preset):
+- person_l1: L1 inside the true person mask of each frame;
+- person_ssim: 1 - SSIM over the box of the true person masks of h^s and the frame, with the
+  evaluation's window (11 x 11 Gaussian, sigma 1.5, K1 0.01, K2 0.03, data range 1);
+- paint_share: the mean composition weight of the decoder's painting (see ``hsg``).
 """
 from __future__ import annotations
 
@@ -56,6 +62,12 @@ PROBABILITY_EPS = 1e-6
 COSINE_EPS = 1e-8
 MU_MAX_FLOOR = 1e-3  # mu_max of a target with no similar source position (all-zero features)
 EXP_MINUS_ONE = math.exp(-1.0)
+# SSIM as the evaluation computes it (evaluation.metrics), on images in [0, 1]
+SSIM_WINDOW_SIZE = 11
+SSIM_SIGMA = 1.5
+SSIM_C1 = 0.01 ** 2
+SSIM_C2 = 0.03 ** 2
+PAINT_CHANNEL = 2  # composition weights: warped h^s, placed C, the decoder's painting
 
 
 # -- CMN (eq. 2) ----------------------------------------------------------------------------
@@ -191,14 +203,59 @@ def masked_l1(prediction: Tensor, target: Tensor, mask: Tensor) -> Tensor:
     return ((prediction - target).abs() * mask).sum() / area.clamp_min(1.0)
 
 
+def _gaussian_blur(images: Tensor) -> Tensor:
+    """Separable SSIM window over (N, C, H, W), reflect-padded so the size is kept."""
+    offsets = torch.arange(SSIM_WINDOW_SIZE, dtype=images.dtype, device=images.device)
+    offsets = offsets - (SSIM_WINDOW_SIZE - 1) / 2
+    window = torch.exp(-offsets ** 2 / (2 * SSIM_SIGMA ** 2))
+    window = window / window.sum()
+    channels = images.shape[1]
+    radius = SSIM_WINDOW_SIZE // 2
+    x = F.pad(images, (radius, radius, radius, radius), mode="reflect")
+    x = F.conv2d(x, window.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
+    return F.conv2d(x, window.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
+
+
+def ssim_map(a: Tensor, b: Tensor) -> Tensor:
+    """Per-pixel SSIM of images in [0, 1], (N, C, H, W) -> (N, 1, H, W) (channel mean)."""
+    mu_a, mu_b = _gaussian_blur(a), _gaussian_blur(b)
+    var_a = _gaussian_blur(a * a) - mu_a ** 2
+    var_b = _gaussian_blur(b * b) - mu_b ** 2
+    cov = _gaussian_blur(a * b) - mu_a * mu_b
+    value = ((2 * mu_a * mu_b + SSIM_C1) * (2 * cov + SSIM_C2)) / (
+        (mu_a ** 2 + mu_b ** 2 + SSIM_C1) * (var_a + var_b + SSIM_C2))
+    return value.mean(1, keepdim=True)
+
+
+def mask_box(mask: Tensor) -> Tensor:
+    """The bounding box of each mask (N, 1, H, W) as a 0/1 mask of the same shape."""
+    def span(present: Tensor) -> Tensor:  # (N, L) bool -> inside [first, last]
+        return present.cummax(1).values & present.flip(1).cummax(1).values.flip(1)
+    inside = mask > 0.5
+    rows = span(inside.any(-1).squeeze(1))  # (N, H)
+    cols = span(inside.any(-2).squeeze(1))  # (N, W)
+    return (rows[:, None, :, None] & cols[:, None, None, :]).to(mask.dtype)
+
+
+def person_ssim_loss(generated: Tensor, real: Tensor, person_box: Tensor) -> Tensor:
+    """1 - mean SSIM inside ``person_box`` (N, 1, H, W); 0 when every box is empty."""
+    area = person_box.sum()
+    if area == 0:
+        return generated.new_zeros(())
+    return 1.0 - (ssim_map(generated, real) * person_box).sum() / area
+
+
 class TryOnLoss(nn.Module):
     """L_tryon = L_spatial + L_temporal (eq. 9-11). See the module docstring for the terms.
 
     forward(generated (B, S, 3, H, W) = h_g^1..h_g^S,
             real (B, S+1, 3, H, W) = h^0..h^S (h^0 = the source frame),
             cloth_masks (B, S+1, 1, H, W) = true M^_c^0..M^_c^S,
-            flow_fields: S lists of FlowField, step t holding F^t, m^t (h^t -> h^{t+1}))
-    Keys: human_l1, human_content, human_style, clothes_l1, clothes_content, flow_correctness,
+            flow_fields: S lists of FlowField, step t holding F^t, m^t (h^t -> h^{t+1}),
+            person_masks (B, S+1, 1, H, W) = true person masks of h^0..h^S (optional),
+            compositions (B, S, 3, H, W) = HSG's composition weights (optional))
+    Keys: human_l1, person_l1, person_ssim, paint_share, human_content, human_style, clothes_l1,
+    clothes_content, flow_correctness,
     flow_smoothness, temporal_human, temporal_clothes (unweighted), spatial, temporal, total
     (weighted).
     """
@@ -217,20 +274,28 @@ class TryOnLoss(nn.Module):
 
     def forward(self, generated: Tensor, real: Tensor, cloth_masks: Tensor,
                 flow_fields: Sequence[Sequence[FlowField]],
-                person_masks: Tensor | None = None) -> dict[str, Tensor]:
+                person_masks: Tensor | None = None,
+                compositions: Tensor | None = None) -> dict[str, Tensor]:
         steps = generated.shape[1]
         if real.shape[1] != steps + 1 or cloth_masks.shape[1] != steps + 1 or len(flow_fields) != steps:
             raise ValueError("expected S generated frames, S+1 real frames and masks, S flow lists")
         terms = self._spatial_terms(generated.flatten(0, 1), real[:, 1:].flatten(0, 1),
                                     cloth_masks[:, 1:].flatten(0, 1))
+        zero = generated.new_zeros(())
+        terms["person_l1"] = terms["person_ssim"] = zero
         if person_masks is not None:
-            terms["person_l1"] = masked_l1(generated.flatten(0, 1), real[:, 1:].flatten(0, 1),
-                                           person_masks[:, 1:].flatten(0, 1))
-        else:
-            terms["person_l1"] = generated.new_zeros(())
+            frames, frame_masks = real[:, 1:].flatten(0, 1), person_masks[:, 1:].flatten(0, 1)
+            terms["person_l1"] = masked_l1(generated.flatten(0, 1), frames, frame_masks)
+            if self.config.person_ssim:
+                with_source = torch.maximum(frame_masks, person_masks[:, :1].expand_as(
+                    person_masks[:, 1:]).flatten(0, 1))
+                terms["person_ssim"] = person_ssim_loss(generated.flatten(0, 1), frames,
+                                                        mask_box(with_source))
+        terms["paint_share"] = zero if compositions is None else compositions[:, :, PAINT_CHANNEL].mean()
         terms.update(self._temporal_terms(generated, real, cloth_masks, flow_fields))
         c = self.config
         spatial = (c.human_l1 * terms["human_l1"] + c.person_l1 * terms["person_l1"]
+                   + c.person_ssim * terms["person_ssim"] + c.paint_share * terms["paint_share"]
                    + c.human_content * terms["human_content"]
                    + c.human_style * terms["human_style"] + c.clothes_l1 * terms["clothes_l1"]
                    + c.clothes_content * terms["clothes_content"])

@@ -84,6 +84,12 @@ def session_inputs(batch: dict[str, Tensor], removed_mask: Tensor) -> SessionInp
                          batch["garment_mask"])
 
 
+def person_masks_from_source(batch: dict[str, Tensor]) -> Tensor:
+    """(B, S+1, 1, H, W): h^s's person mask, then the frames'. In a try-on sample the clip's
+    own frame 0 is another rendering than h^s; the evaluation's person box joins h^s's mask."""
+    return torch.cat([batch["source_person_mask"][:, None], batch["person_masks"][:, 1:]], 1)
+
+
 class EndToEndStep(nn.Module):
     def __init__(self, model: FashionMirror, vgg_weights: str | None = None):
         super().__init__()
@@ -97,9 +103,11 @@ class EndToEndStep(nn.Module):
         outputs = self.model.generate_sequence(session_inputs(batch, removed), batch["keypoints"],
                                                batch["skeletons"], cloth_masks=cloth_masks)
         generated = torch.stack([output.image for output in outputs], dim=1)
+        composes = outputs[0].composition is not None
+        compositions = torch.stack([output.composition for output in outputs], 1) if composes else None
         tryon = self.tryon_loss(generated, frames, true_masks,
                                 [output.flow_fields for output in outputs],
-                                person_masks=batch["person_masks"])
+                                person_masks=person_masks_from_source(batch), compositions=compositions)
         losses: dict[str, Tensor] = {}
         _merge(losses, tryon, "tryon")
         losses["cmn/total"] = cmn["total"]
