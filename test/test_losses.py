@@ -17,6 +17,7 @@ from fashionmirror_ros.models.losses import (
     masked_l1,
     max_source_cosine,
     person_ssim_loss,
+    prior_residual,
     ssim_map,
     patch_loss,
     sample_correctness_loss,
@@ -206,6 +207,16 @@ def test_tryon_loss_person_ssim_and_paint_share_terms():
     assert torch.isclose(terms["total"] - without["total"],
                          2.0 * terms["person_ssim"] + 0.5 * terms["paint_share"]
                          + config.loss.person_l1 * terms["person_l1"], atol=1e-5)
+
+
+def test_prior_residual_is_in_input_pixels_and_absent_without_the_prior():
+    coarse = torch.zeros(1, 4, 8, 8)
+    coarse[:, 0] = 0.5  # half a level pixel at stride 8 = 4 input pixels, on 1 of 4 channels
+    fine = torch.zeros(1, 4, 16, 16)
+    fields = [FlowField(torch.zeros(1, 2, 8, 8), torch.ones(1, 1, 8, 8), 1 / 8, torch.zeros(1, 2, 8, 8), coarse),
+              FlowField(torch.zeros(1, 2, 16, 16), torch.ones(1, 1, 16, 16), 1 / 4, torch.zeros(1, 2, 16, 16), fine)]
+    assert prior_residual(fields) == pytest.approx((4.0 / 4 + 0.0) / 2)
+    assert prior_residual([field._replace(prior_residual=None) for field in fields]) is None
 
 
 def _sequence(steps=2, seed=0):

@@ -41,7 +41,9 @@ Ours, not the paper's (0 in the paper preset):
 - person_l1: L1 inside the true person mask of each frame;
 - person_ssim: 1 - SSIM over the box of the true person masks of h^s and the frame, with the
   evaluation's window (11 x 11 Gaussian, sigma 1.5, K1 0.01, K2 0.03, data range 1);
-- paint_share: the mean composition weight of the decoder's painting (see ``hsg``).
+- paint_share: the mean composition weight of the decoder's painting (see ``hsg``);
+- prior_residual: with the keypoint prior, the mean absolute residual SFE adds to the prior
+  flows, in input pixels (level pixels times the stride), over steps and attentive layers.
 """
 from __future__ import annotations
 
@@ -141,6 +143,14 @@ def sample_correctness_loss(source_features: Tensor, target_features: Tensor, fl
     warped = gaussian_warp(source_features, flow, sigma)
     cosine = F.cosine_similarity(warped.flatten(2), target_features.flatten(2), dim=1, eps=COSINE_EPS)
     return (torch.exp(-cosine / mu_max.clamp_min(MU_MAX_FLOOR)) - EXP_MINUS_ONE).mean()
+
+
+def prior_residual(fields: Sequence[FlowField]) -> Tensor | None:
+    """Mean |residual| over the prior flows in input pixels, over the layers; None without
+    the prior."""
+    residuals = [field.prior_residual.abs().mean() * field.stride for field in fields
+                 if field.prior_residual is not None]
+    return torch.stack(residuals).mean() if residuals else None
 
 
 def flow_smoothness(flow: Tensor) -> Tensor:
@@ -255,7 +265,7 @@ class TryOnLoss(nn.Module):
             person_masks (B, S+1, 1, H, W) = true person masks of h^0..h^S (optional),
             compositions (B, S, 3, H, W) = HSG's composition weights (optional))
     Keys: human_l1, person_l1, person_ssim, paint_share, human_content, human_style, clothes_l1,
-    clothes_content, flow_correctness,
+    clothes_content, flow_correctness, prior_residual,
     flow_smoothness, temporal_human, temporal_clothes (unweighted), spatial, temporal, total
     (weighted).
     """
@@ -301,6 +311,7 @@ class TryOnLoss(nn.Module):
                    + c.clothes_content * terms["clothes_content"])
         temporal = (c.flow_correctness * terms["flow_correctness"]
                     + c.flow_smoothness * terms["flow_smoothness"]
+                    + c.prior_residual * terms["prior_residual"]
                     + c.temporal_human * terms["temporal_human"]
                     + c.temporal_clothes * terms["temporal_clothes"])
         terms.update(spatial=spatial, temporal=temporal, total=spatial + temporal)
@@ -347,9 +358,11 @@ class TryOnLoss(nn.Module):
             flow_terms = self.flow_loss(real[:, t], real[:, t + 1], fields)
             correctness.append(flow_terms["correctness"])
             smoothness.append(flow_terms["smoothness"])
+        residuals = [r for r in map(prior_residual, flow_fields) if r is not None]
         return {
             "flow_correctness": torch.stack(correctness).mean(),
             "flow_smoothness": torch.stack(smoothness).mean(),
+            "prior_residual": torch.stack(residuals).mean() if residuals else real.new_zeros(()),
             "temporal_human": (generated_change - real_change).abs().mean(),
             "temporal_clothes": masked_l1(generated_change, real_change, next_masks),
         }

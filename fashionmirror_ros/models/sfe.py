@@ -48,12 +48,14 @@ from .warping import resize_flow
 
 class FlowField(NamedTuple):
     """One attentive layer's output: F^t (B, 2, h, w), m^t (B, 1, h, w), scale = h / H, and with
-    the prior the source flow p^{t+1} -> p^0 (B, 2, h, w)."""
+    the prior the source flow p^{t+1} -> p^0 (B, 2, h, w) and SFE's residuals over the prior
+    flows (B, 4, h, w: F^t's, then the source flow's), which the loss keeps small."""
 
     flow: Tensor
     selection_mask: Tensor
     scale: float
     source_flow: Tensor | None = None
+    prior_residual: Tensor | None = None
 
     @property
     def stride(self) -> int:
@@ -190,5 +192,6 @@ class SkeletonFlowExtractor(nn.Module):
             source_flow = (source_increment if source_flow is None
                            else resize_flow(source_flow, size) + source_increment)
             fields.append(FlowField(resize_flow(prior.previous, size) + flow, mask, 1.0 / stride,
-                                    resize_flow(prior.source, size) + source_flow))
+                                    resize_flow(prior.source, size) + source_flow,
+                                    torch.cat([flow, source_flow], 1)))
         return fields
