@@ -99,3 +99,36 @@ def test_short_clips_shrink_the_skips_and_too_short_ones_fail():
     assert frames[-1] <= 6 and (np.diff(frames) >= 1).all()
     with pytest.raises(ValueError):
         sample_frame_indices(rng, clip_length=5)
+
+
+def test_source_move_moves_frame_zero_person_masks_and_pose_together(clips):
+    plain = ClipSampleDataset(clips, seed=5, samples_per_clip=4)
+    moved = ClipSampleDataset(clips, seed=5, samples_per_clip=4, source_move_share=1.0)
+    index = 2
+    before, after = plain[index], moved[index]
+    assert plain.sample_plan(index)[1].tolist() == moved.sample_plan(index)[1].tolist()
+    for key in ("frames", "person_masks", "cloth_masks", "keypoints", "skeletons"):
+        assert torch.equal(before[key][1:], after[key][1:]), key  # later frames untouched
+    assert not torch.equal(before["source_person_mask"], after["source_person_mask"])
+    # h^s and the frame-0 truth are the same picture in a reconstruction sample, moved alike
+    assert torch.equal(after["source"], after["frames"][0])
+    assert torch.equal(after["source_person_mask"], after["person_masks"][0])
+    # the keypoints follow the person: the torso's mean moves with the mask's centroid
+    def centroid(mask):
+        ys, xs = torch.nonzero(mask[0] > 0, as_tuple=True)
+        return torch.stack([xs.float().mean(), ys.float().mean()])
+    shift_mask = centroid(after["source_person_mask"]) - centroid(before["source_person_mask"])
+    body = before["keypoints"][0, :, 2] > 0.5
+    shift_points = (after["keypoints"][0, body, :2] - before["keypoints"][0, body, :2]).mean(0)
+    assert shift_mask.abs().max() > 1.0
+    assert torch.allclose(shift_points, shift_mask, atol=1.5)
+    # the moved person lies inside the image and has the same size within the scale range
+    ratio = after["source_person_mask"].sum() / before["source_person_mask"].sum()
+    assert 0.9 ** 2 * 0.85 <= ratio <= 1.1 ** 2 * 1.15
+
+
+def test_source_move_share_is_validated_and_off_by_default(clips):
+    with pytest.raises(ValueError, match="source_move_share"):
+        ClipSampleDataset(clips, source_move_share=1.5)
+    dataset = ClipSampleDataset(clips, seed=5)
+    assert all(dataset.source_move(i, np.ones((4, 4), np.uint8)) is None for i in range(len(dataset)))

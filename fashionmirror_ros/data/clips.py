@@ -17,6 +17,9 @@ into such samples:
   generator), while h^s is the first frame in the person's own garment;
 * with ``body_only_share`` > 0, that share of the samples keep the body keypoints only (hands
   and face unseen), as a body-only live pose estimator gives them;
+* with ``source_move_share`` > 0, that share of the samples show frame 0's person (h^s and the
+  frame-0 truth, with their masks and keypoints) moved elsewhere in the frame, as a person who
+  walked from there (``source_move``);
 * h^s's person layers for the keypoint prior: its person mask and its background filled behind
   the person (``pipeline.person_layer``);
 * the output is a dict of tensors that the default collate stacks into a batch:
@@ -52,6 +55,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from fashionmirror_ros.data.source_move import draw_move, move_keypoints, move_mask, move_person
 from fashionmirror_ros.data.synthetic import Clip
 from fashionmirror_ros.pipeline.person_layer import fill_background
 from fashionmirror_ros.pose.layout import NUM_BODY
@@ -59,6 +63,7 @@ from fashionmirror_ros.pose.skeleton import render_skeleton
 
 FRAMES_PER_SAMPLE = 6
 MAX_SKIP = 2
+MOVE_STREAM = 1  # the source move's draws come from their own stream: the sample plan is unchanged
 
 
 def sample_frame_indices(rng: np.random.Generator, clip_length: int,
@@ -93,7 +98,8 @@ class ClipSampleDataset(Dataset):
 
     def __init__(self, clips: Sequence[Clip], frames_per_sample: int = FRAMES_PER_SAMPLE,
                  max_skip: int = MAX_SKIP, seed: int = 0, samples_per_clip: int = 1,
-                 min_confidence: float = 0.1, tryon_share: float = 0.0, body_only_share: float = 0.0):
+                 min_confidence: float = 0.1, tryon_share: float = 0.0, body_only_share: float = 0.0,
+                 source_move_share: float = 0.0):
         if frames_per_sample < 1:
             raise ValueError(f"frames_per_sample must be at least 1, got {frames_per_sample}")
         if max_skip < 0:
@@ -114,6 +120,9 @@ class ClipSampleDataset(Dataset):
         if not 0.0 <= body_only_share <= 1.0:
             raise ValueError(f"body_only_share must be in [0, 1], got {body_only_share}")
         self.body_only_share = float(body_only_share)
+        if not 0.0 <= source_move_share <= 1.0:
+            raise ValueError(f"source_move_share must be in [0, 1], got {source_move_share}")
+        self.source_move_share = float(source_move_share)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -145,6 +154,11 @@ class ClipSampleDataset(Dataset):
             garment_index = int((clip_index + rng.integers(1, len(self.clips))) % len(self.clips))
         return clip_index, frames, garment_index, bool(rng.random() < self.body_only_share)
 
+    def source_move(self, index: int, person_mask: np.ndarray) -> np.ndarray | None:
+        """The 2 x 3 move of frame 0's person in item ``index`` this epoch, or None."""
+        rng = np.random.default_rng([self.seed, self.epoch, index, MOVE_STREAM])
+        return draw_move(rng, person_mask) if rng.random() < self.source_move_share else None
+
     def _frames(self, clip_index: int, frame_indices: np.ndarray, garment_index: int | None = None):
         """(a Clip, positions of the wanted frames in it)."""
         if hasattr(self.clips, "get_frames"):
@@ -163,22 +177,31 @@ class ClipSampleDataset(Dataset):
                                else (clip, rows[:1]))
         source_frame = source.frames[source_rows[0]]
         source_person = source.person_masks[source_rows[0]]
-        frames = clip.frames[rows]
+        source_cloth = source.cloth_masks[source_rows[0]]
+        frames = clip.frames[rows]  # fancy indexing: copies, safe to move frame 0 in
+        person_masks, cloth_masks = clip.person_masks[rows], clip.cloth_masks[rows]
         keypoints = clip.keypoints[rows].astype(np.float32)
         if body_only:  # a live pose estimator that gives the body only (no hands, no face)
             keypoints[:, NUM_BODY:, 2] = 0.0
+        move = self.source_move(index, source_person)
+        if move is not None:
+            source_frame, source_person = move_person(source_frame, source_person, move)
+            source_cloth = move_mask(source_cloth, move)
+            frames[0], person_masks[0] = move_person(frames[0], person_masks[0], move)
+            cloth_masks[0] = move_mask(cloth_masks[0], move)
+            keypoints[0] = move_keypoints(keypoints[0], move)
         height, width = frames.shape[1:3]
         skeletons = np.stack([render_skeleton(points, height, width, self.min_confidence)
                               for points in keypoints])
         return {
             "source": _image_tensor(source_frame),
-            "source_cloth_mask": _mask_tensor(source.cloth_masks[source_rows[0]]),
+            "source_cloth_mask": _mask_tensor(source_cloth),
             "source_person_mask": _mask_tensor(source_person),
             "background": _image_tensor(fill_background(source_frame, source_person)),
             "frames": _image_tensor(frames),
             "skeletons": _image_tensor(skeletons),
-            "cloth_masks": _mask_tensor(clip.cloth_masks[rows]),
-            "person_masks": _mask_tensor(clip.person_masks[rows]),
+            "cloth_masks": _mask_tensor(cloth_masks),
+            "person_masks": _mask_tensor(person_masks),
             "keypoints": torch.from_numpy(keypoints),
             "garment": _image_tensor(clip.garment),
             "garment_mask": _mask_tensor(clip.garment_mask),

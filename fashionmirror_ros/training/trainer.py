@@ -77,6 +77,8 @@ class TrainConfig:
     # as the live path's body-only pose estimator gives them
     body_only_share: float = option(
         0.0, help="share of samples with body keypoints only (no hands, no face)")
+    source_move_share: float = option(
+        0.0, help="share of samples whose frame-0 person stands elsewhere (data/source_move.py)")
     resume: bool = option(False, help="continue from <output>/latest")
     seed: int = 0
     device: str = "auto"
@@ -198,7 +200,8 @@ class Trainer:
         self.dataset = ClipSampleDataset(training_clips(config, self.model_config.image_size),
                                          config.frames_per_sample, config.max_skip, seed=config.seed,
                                          tryon_share=config.tryon_share if config.data == "synthetic" else 0.0,
-                                         body_only_share=config.body_only_share)
+                                         body_only_share=config.body_only_share,
+                                         source_move_share=config.source_move_share)
         self.step = 0
         if config.resume and (self.output / LATEST).exists():
             self._resume(self.output / LATEST)
