@@ -352,6 +352,48 @@ def test_untrained_prior_model_starts_as_the_keypoint_warp_outside_the_garment()
     assert output.composition[:, 0].mean() > 0.95
 
 
+def test_composition_keeps_the_face_from_the_warped_source_whatever_the_logits():
+    model = FashionMirror(tiny_config(SIZE, prior=True)).eval()
+    painted = torch.full((1, 3, SIZE, SIZE), 0.5)
+    logits = torch.zeros(1, 3, SIZE, SIZE)
+    logits[:, 2] = 50.0  # the decoder wants to paint everywhere
+    person, placed = images(1, seed=1), images(1, seed=2)
+    ones, zeros = torch.ones(1, 1, SIZE, SIZE), torch.zeros(1, 1, SIZE, SIZE)
+    face = torch.zeros(1, 1, SIZE, SIZE)
+    face[..., 4:16, 24:40] = 1.0
+    candidates = (person, ones, placed, zeros)
+    with torch.no_grad():
+        kept = model.hsg.compose(torch.cat([painted, logits], 1), candidates, zeros, face)
+        free = model.hsg.compose(torch.cat([painted, logits], 1), candidates, zeros)
+    inside = face.bool().expand_as(person)
+    assert torch.allclose(kept.image[inside], person[inside])
+    assert torch.equal(kept.composition[:, 0:1][face.bool()], torch.ones(int(face.sum())))
+    assert torch.allclose(kept.image[~inside], free.image[~inside])  # elsewhere unchanged
+    assert (free.image[inside] - 0.5).abs().max() < 1e-3  # without the face rule it paints
+
+
+def test_removed_mask_never_takes_the_face_off_the_source():
+    import dataclasses
+
+    from fashionmirror_ros.pose.part_flow import face_region
+
+    config = tiny_config(SIZE, prior=True)
+    pose = torch.zeros(1, 137, 3)
+    for name, (x, y) in {"Neck": (32, 20), "Nose": (32, 10), "REye": (30, 8), "LEye": (34, 8),
+                         "RShoulder": (25, 22), "LShoulder": (39, 22), "MidHip": (32, 44)}.items():
+        pose[0, BODY[name]] = torch.tensor([x, y, 1.0])
+    everything = torch.ones(1, 1, SIZE, SIZE)  # CMN's M_r marking the whole person, face too
+    inputs = session(images(1), everything, images(1, seed=2), torch.zeros(1, 3, SIZE, SIZE), pose,
+                     garment_mask=torch.zeros(1, 1, SIZE, SIZE))
+    face = face_region(pose, SIZE, SIZE) > 0.99
+    assert face.sum() > 10
+    for kiosk in (False, True):
+        kept = FashionMirror(config).removed_for_generation(inputs, kiosk)
+        assert kept[face].max() < 0.01 and kept[~(face_region(pose, SIZE, SIZE) > 0)].min() == 1.0
+    literal = dataclasses.replace(config, prior=dataclasses.replace(config.prior, face_from_source=False))
+    assert torch.equal(FashionMirror(literal).removed_for_generation(inputs, False), everything)
+
+
 # -- training signal on a tiny fixed batch ------------------------------------------------
 def _train(parameters, loss_fn, steps, lr):
     optimiser = torch.optim.Adam(parameters, lr=lr)

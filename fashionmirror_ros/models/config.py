@@ -185,6 +185,10 @@ class PriorConfig:
     # initial composition logit in favour of the pixel-warped h^s outside M_c and of the placed
     # C inside it, so an untrained network starts as the keypoint warp
     composition_bias: float = 4.0
+    # the face region (pose/part_flow.face_region) is always the pixel-warped h^s and M_r never
+    # removes it: identity is copied, never painted. Trained on generated faces only, the
+    # decoder's logits and CMN's M_r put grey smudges over a real photo's eyes (docs/eval)
+    face_from_source: bool = True
 
     def __post_init__(self) -> None:
         _require(self.flow_stride in (1, 2, 4), "prior.flow_stride must be 1, 2 or 4")

@@ -51,6 +51,8 @@ With the keypoint prior (ours, ``PriorConfig``; the ``paper`` preset keeps the l
   biased to C where it is placed inside M_c^{t+1} and h^s has nothing left there (M_r removed
   it), and to the warped h^s everywhere else, so identity and texture are copied where they
   exist and the decoder paints only where they do not.
+- ``face_from_source``: in the face region (from the keypoints) the composition takes the warped
+  h^s alone: a face is never painted or covered.
 """
 from __future__ import annotations
 
@@ -238,7 +240,8 @@ class HumanSequenceGenerator(nn.Module):
         candidates = self.pixel_candidates(pixels, pixel_prior, theta)
         guidance = torch.cat([*candidates, cloth_mask_next], 1)  # (B, 9, H, W)
         features = self.decode(fused, self.guidance(half_size(guidance)))
-        return self.compose(self._to_output(features, output_size), candidates, cloth_mask_next)
+        face = pixel_prior.face if self.prior.face_from_source else None
+        return self.compose(self._to_output(features, output_size), candidates, cloth_mask_next, face)
 
     def fuse_level(self, e_m_t: Tensor, e_m_s: Tensor, e_c: Tensor, e_mc: Tensor,
                    field: FlowField, theta: Tensor, lambda_ci: float) -> Tensor:
@@ -302,7 +305,8 @@ class HumanSequenceGenerator(nn.Module):
         return torch.cat([torch.sigmoid(output[:, :3]), output[:, 3:]], 1) if self.composes \
             else torch.sigmoid(output)
 
-    def compose(self, output: Tensor, candidates: tuple[Tensor, ...], cloth_mask_next: Tensor) -> HSGOutput:
+    def compose(self, output: Tensor, candidates: tuple[Tensor, ...], cloth_mask_next: Tensor,
+                face: Tensor | None = None) -> HSGOutput:
         person, person_alpha, placed, placed_alpha = candidates
         painted, logits = output[:, :3], output[:, 3:]
         # C where it is placed, M_c wants it, and h^s has nothing left to show: M_r removed the
@@ -310,6 +314,10 @@ class HumanSequenceGenerator(nn.Module):
         garment_here = cloth_mask_next * placed_alpha * (1.0 - person_alpha)
         start = torch.cat([1.0 - garment_here, garment_here, torch.zeros_like(garment_here)], 1)
         weights = torch.softmax(logits + self.composition_bias * start, 1)  # (B, 3, H, W)
+        if face is not None:  # the face is h^s's, warped: weights (1, 0, 0) there
+            only_source = torch.zeros_like(weights)
+            only_source[:, 0] = 1.0
+            weights = weights * (1.0 - face) + only_source * face
         image = weights[:, 0:1] * person + weights[:, 1:2] * placed + weights[:, 2:3] * painted
         return HSGOutput(image, weights)
 

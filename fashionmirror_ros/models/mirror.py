@@ -142,13 +142,23 @@ class FashionMirror(nn.Module):
         picture. ``replace_worn_garment`` (a kiosk, whose catalogue never holds the garment worn)
         removes instead, also what C covers on the person when placed on h^s: the realtime CMN
         learned on generated people and misses clothes on real photos."""
-        removed = inputs.removed_mask
+        removed = inputs.removed_mask * self._kept_face(inputs)
         if replace_worn_garment:
             covered = garment_footprint(inputs.garment_mask, inputs.source_keypoints,
                                         self.config.image_size, self.config.prior.min_confidence)
             return torch.maximum(removed, covered * inputs.person_mask)
         same = same_garment(inputs.source, removed, inputs.garment, inputs.garment_mask)
         return removed * (1.0 - same.view(-1, 1, 1, 1))
+
+    def _kept_face(self, inputs: SessionInputs) -> Tensor | float:
+        """1 - h^s's face region (``face_from_source``): M_r never takes the face off h^s. On a
+        real photo CMN's M_r marked the eyes and mouth, and the warped h^s showed the filled
+        background there."""
+        if not self.config.prior.face_from_source:
+            return 1.0
+        height, width = inputs.removed_mask.shape[-2:]
+        face = face_region(inputs.source_keypoints, height, width, self.config.prior.min_confidence)
+        return 1.0 - face.to(inputs.removed_mask.dtype)
 
     @staticmethod
     def first_state(inputs: SessionInputs) -> FrameState:
