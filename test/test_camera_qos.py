@@ -18,6 +18,8 @@ from conftest import requires_ros
 from graph_harness import GraphHarness
 from node_process import NodeProcess
 
+from fashionmirror_ros.evaluation.graph.recorder import status_values
+
 pytestmark = requires_ros
 
 FRAMES = 90  # 3 s at 30 fps
@@ -46,8 +48,7 @@ def pose_node(tmp_path_factory):
 
 
 def frames_received(driver) -> int:
-    status = driver.statuses().get("pose_node")
-    values = {item.key: item.value for item in status.values}
+    values = status_values(driver.statuses().get("pose_node"))
     return int(values["frames_received"])
 
 

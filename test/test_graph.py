@@ -7,6 +7,8 @@ import pytest
 from conftest import requires_ros
 from graph_harness import running_graph
 
+from fashionmirror_ros.evaluation.graph.recorder import status_values
+
 FPS = 10.0
 FRAMES = 20
 NODES = {"pose_node", "cmn_node", "hsg_node"}
@@ -54,12 +56,11 @@ def test_tryon_frames_arrive_with_camera_stamps_and_latency_is_reported(graph, s
         assert record.stamp_ns in camera_stamps_ns
         assert 0 < record.duration_ns < 5e9
 
-    driver.wait_for(lambda: all(s.values and int(dict((v.key, v.value) for v in s.values)
-                                                   ["frames_processed"]) > 0
+    driver.wait_for(lambda: all(int(status_values(s).get("frames_processed", 0)) > 0
                                 for name, s in driver.statuses().items() if name in NODES), 5)
     statuses = driver.statuses()
     for name in NODES:
-        values = {item.key: item.value for item in statuses[name].values}
+        values = status_values(statuses[name])
         assert float(values["latency_p50_ms"]) > 0, (name, values)
         assert int(values["frames_processed"]) > 0
     assert not supervisor.dead()

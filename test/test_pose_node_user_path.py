@@ -17,6 +17,7 @@ import pytest
 
 from conftest import requires_ros
 from fashionmirror_ros import messages
+from fashionmirror_ros.evaluation.graph.recorder import status_values
 from graph_harness import GraphHarness, untrained_checkpoint
 from node_process import NodeProcess
 
@@ -82,7 +83,7 @@ def test_start_up_prints_only_our_lines_and_the_source_pose_comes_from_the_file(
         for _ in range(5):
             ros.publish_frame(skimage.data.astronaut(), None, ros.now_stamp())
             time.sleep(0.2)
-        assert ros.wait_for(lambda: any(int({v.key: v.value for v in s.values}.get("frames_processed", 0)) > 0
+        assert ros.wait_for(lambda: any(int(status_values(s).get("frames_processed", 0)) > 0
                                         for s in ros.status_history("pose_node")), 20)
     finally:
         node.stop()

@@ -18,6 +18,7 @@ import pytest
 
 from conftest import requires_ros
 from fashionmirror_ros import topics
+from fashionmirror_ros.evaluation.graph.recorder import status_values
 from graph_harness import (ClipFeeder, GraphHarness, ProcessSampler, quarter_medians, running_graph,
                            short_fault_hold_params, stamp_ns, summarize)
 
@@ -423,7 +424,7 @@ def test_diagnostics_return_to_ok_after_good_input(rig):
         # A fault is reported for FAULT_HOLD_S after the last bad message, then OK again.
         assert rig.driver.wait_for(all_ok, FAULT_HOLD_S + 0.5 + 10), {
             name: (status.level, status.message) for name, status in rig.driver.statuses().items()}
-    values = {item.key: item.value for item in rig.driver.statuses()["hsg_node"].values}
+    values = status_values(rig.driver.statuses()["hsg_node"])
     assert int(values["inputs_rejected"]) > 0
     rig.assert_alive()
 
@@ -494,7 +495,7 @@ def test_garment_swap_mid_stream_switches_masks_and_frames_continue(rig):
     assert len(after) >= 5, f"only {len(after)} frames after the swap"
     assert {a.stamp_ns for a in after} <= set(feeder.published)
     assert driver.wait_for(lambda: all(
-        {item.key: item.value for item in driver.statuses().get(node).values}.get("garment_crc")
+        status_values(driver.statuses().get(node)).get("garment_crc")
         == f"{new_crc:08x}" for node in ("cmn_node", "hsg_node")), 3)
     assert f"new garment {new_crc:08x}" in rig.log("hsg_node")
     rig.assert_alive()
@@ -543,7 +544,7 @@ def test_60_fps_camera_latency_bounded_drops_counted_memory_flat(rig):
     assert overall["p95"] < 2000, overall
     assert last["p95"] <= 1.5 * first["p95"] + 100, (first, last)
     assert dropped["hsg_node"][-1] > dropped["hsg_node"][0], "hsg_node dropped nothing at 60 fps"
-    diagnostics = {item.key: item.value for item in driver.statuses()["hsg_node"].values}
+    diagnostics = status_values(driver.statuses()["hsg_node"])
     assert int(diagnostics["frames_dropped"]) > 0
     for node, (first_mb, last_mb) in memory.items():
         assert last_mb <= first_mb * 1.05 + 15, f"{node} RSS grew from {first_mb:.0f} to {last_mb:.0f} MB"

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 from fashionmirror_ros import topics
 from fashionmirror_ros.evaluation.graph.player import Player, now_stamp, synthetic_stamp
-from fashionmirror_ros.evaluation.graph.recorder import Recorder
+from fashionmirror_ros.evaluation.graph.recorder import Recorder, status_values
 
 NODE_NAMES = ("pose_node", "cmn_node", "hsg_node")
 MASK_GRACE_S = 0.3  # after the first masks: hsg_node takes them in before the first frame
@@ -157,8 +157,7 @@ class GraphHarness:
         empty). The latched inputs can arrive seconds apart: a large latched image lost in
         transit is resent at the writer's next heartbeat, and frames sent before would be lost."""
         def ready() -> bool:
-            status = self.statuses().get(node)
-            return status is not None and {item.key: item.value for item in status.values}.get("waiting_for") == ""
+            return status_values(self.statuses().get(node)).get("waiting_for") == ""
         self.wait_until(ready, timeout_s, f"{node} to have all its inputs", check)
 
     def wait_for_source_pose(self, after_ns: int, check=None, timeout_s: float = SOURCE_POSE_TIMEOUT_S) -> bool:

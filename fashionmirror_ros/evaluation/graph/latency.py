@@ -16,7 +16,7 @@ from collections import defaultdict
 import numpy as np
 
 from fashionmirror_ros.evaluation.graph.harness import NODE_NAMES
-from fashionmirror_ros.evaluation.graph.recorder import diagnostic_level
+from fashionmirror_ros.evaluation.graph.recorder import diagnostic_level, status_values
 from fashionmirror_ros.pipeline import stats
 
 DIGITS = 3
@@ -72,7 +72,7 @@ def node_statistics(latency, stamps: set[int] | None, statuses: dict | None = No
         status = (statuses or {}).get(name)
         if status is not None:
             entry["diagnostics"] = {"level": diagnostic_level(status), "message": status.message,
-                                    **{item.key: item.value for item in status.values}}
+                                    **status_values(status)}
         result[name] = entry
     return result
 

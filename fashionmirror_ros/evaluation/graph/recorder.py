@@ -84,6 +84,11 @@ def diagnostic_level(status) -> int:
     return int.from_bytes(level, "little") if isinstance(level, bytes) else int(level)
 
 
+def status_values(status) -> dict[str, str]:
+    """A DiagnosticStatus's key/value pairs as a dict (missing status: empty)."""
+    return {} if status is None else {item.key: item.value for item in status.values}
+
+
 class Recorder:
     """Subscriptions on `node` to the graph's outputs; records every message as it arrives."""
 
