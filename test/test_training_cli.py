@@ -7,8 +7,9 @@ import pytest
 from fashionmirror_ros.training.cli import add_arguments, config_from_arguments
 from fashionmirror_ros.training.trainer import TrainConfig
 
-# The flags `fashionmirror train` offered when each one was still written out by hand.
-FLAGS = {"--stage", "--preset", "--output", "--steps", "--batch-size", "--frames", "--max-skip", "--lr",
+# The flags `fashionmirror train` offered when each one was still written out by hand, and those
+# added since (--source-move-share).
+FLAGS = {"--source-move-share", "--stage", "--preset", "--output", "--steps", "--batch-size", "--frames", "--max-skip", "--lr",
          "--data", "--train-clips", "--workers", "--log-every", "--checkpoint-every", "--init-from",
          "--init-networks", "--tryon-share", "--body-only-share", "--resume", "--seed", "--device",
          "--threads", "--vgg-weights", "--loss", "--max-minutes"}
@@ -35,14 +36,14 @@ def test_a_full_command_line_gives_the_config_it_spells_out():
         "--batch-size", "3", "--frames", "5", "--max-skip", "1", "--lr", "0.002", "--data", "/data/ubc",
         "--train-clips", "40", "--workers", "2", "--log-every", "4", "--checkpoint-every", "9",
         "--init-from", "runs/cmn/final", "--init-networks", "cmn", "hsg", "--tryon-share", "0.25",
-        "--body-only-share", "0.5", "--resume", "--seed", "11", "--device", "cpu", "--threads", "2",
+        "--body-only-share", "0.5", "--source-move-share", "0.4", "--resume", "--seed", "11", "--device", "cpu", "--threads", "2",
         "--vgg-weights", "/w/vgg19.pth", "--loss", "human_style=0", "--loss", "cloth_l1=2.5",
         "--max-minutes", "1.5")
     assert config == TrainConfig(
         stage="end2end", preset="tiny", output="runs/x", steps=7, batch_size=3, frames_per_sample=5,
         max_skip=1, learning_rate=0.002, data="/data/ubc", train_clips=40, workers=2, log_every=4,
         checkpoint_every=9, init_from="runs/cmn/final", init_networks=("cmn", "hsg"),
-        tryon_share=0.25, body_only_share=0.5, resume=True, seed=11, device="cpu", threads=2,
+        tryon_share=0.25, body_only_share=0.5, source_move_share=0.4, resume=True, seed=11, device="cpu", threads=2,
         vgg_weights="/w/vgg19.pth", loss_overrides={"human_style": 0.0, "cloth_l1": 2.5},
         max_minutes=1.5)
     assert isinstance(config.init_networks, tuple) and isinstance(config.steps, int)
