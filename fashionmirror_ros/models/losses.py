@@ -55,6 +55,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from fashionmirror_ros.evaluation.metrics import SSIM_K1, SSIM_K2, SSIM_SIGMA, SSIM_WINDOW_SIZE
+
 from .backbones import VGG19FeatureExtractor
 from .config import LossConfig, ModelConfig
 from .sfe import FlowField
@@ -64,11 +66,9 @@ PROBABILITY_EPS = 1e-6
 COSINE_EPS = 1e-8
 MU_MAX_FLOOR = 1e-3  # mu_max of a target with no similar source position (all-zero features)
 EXP_MINUS_ONE = math.exp(-1.0)
-# SSIM as the evaluation computes it (evaluation.metrics), on images in [0, 1]
-SSIM_WINDOW_SIZE = 11
-SSIM_SIGMA = 1.5
-SSIM_C1 = 0.01 ** 2
-SSIM_C2 = 0.03 ** 2
+# SSIM as the yardstick computes it (evaluation.metrics: its window and constants), on images in [0, 1]
+SSIM_C1 = SSIM_K1 ** 2
+SSIM_C2 = SSIM_K2 ** 2
 PAINT_CHANNEL = 2  # composition weights: warped h^s, placed C, the decoder's painting
 
 
