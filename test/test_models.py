@@ -23,6 +23,7 @@ from fashionmirror_ros.models import (
     tiny_config,
 )
 from fashionmirror_ros.models.backbones import vgg19_layer_indices
+from fashionmirror_ros.models.hsg import GarmentSTN
 from fashionmirror_ros.models.mirror import SessionInputs, cmn_frames_for
 from fashionmirror_ros.models.prior import keypoint_warp
 from fashionmirror_ros.pose.layout import BODY
@@ -529,3 +530,21 @@ def test_cmn_mask_falls_back_to_the_placement_only_where_cmn_missed_the_person()
     face = torch.zeros(1, 1, SIZE, SIZE)
     face[..., 16:24, 16:48] = 1.0
     assert HumanSequenceGenerator.cloth_mask_with_placement(cmn_missed, pixels, prior._replace(face=face))[0, 0, 20, 30] == 0
+
+
+def test_the_stn_correction_stays_within_its_limit_and_is_free_without_one():
+    torch.manual_seed(0)
+    placement = torch.randn(2, 2, 3)
+    garment_feature, mask_feature = torch.randn(2, 8, 8, 8), torch.randn(2, 8, 8, 8)
+    bounded, free = GarmentSTN(8, 4, 0.2, correction_limit=0.15), GarmentSTN(8, 4, 0.2)
+    for stn in (bounded, free):  # an STN that learned a large correction
+        with torch.no_grad():
+            stn.theta.weight.normal_(0.0, 3.0)
+    free.load_state_dict(bounded.state_dict())
+    unbounded = free.correct(placement, garment_feature, mask_feature) - placement
+    limited = bounded.correct(placement, garment_feature, mask_feature) - placement
+    assert unbounded.abs().max() > 1.0
+    assert limited.abs().max() <= 0.15 + 1e-6
+    # small corrections pass nearly unchanged (tanh is the identity near 0)
+    assert torch.allclose(limited, 0.15 * torch.tanh(unbounded / 0.15))
+    assert get_preset("realtime").prior.stn_correction_limit > 0

@@ -6,9 +6,12 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
-from fashionmirror_ros.models.checkpoint import load_checkpoint
-from fashionmirror_ros.training.trainer import TrainConfig, Trainer
+from fashionmirror_ros.models.checkpoint import load_checkpoint, save_checkpoint
+from fashionmirror_ros.models.hsg import GarmentSTN
+from fashionmirror_ros.models.mirror import FashionMirror
+from fashionmirror_ros.training.trainer import TrainConfig, Trainer, model_config
 
 SMOKE = dict(preset="tiny", batch_size=2, frames_per_sample=4, train_clips=4, clip_frames=12,
              log_every=1, checkpoint_every=1000, threads=1)
@@ -51,6 +54,29 @@ def test_end2end_stage_runs_from_a_cmn_checkpoint_and_resumes(tmp_path):
     state = json.loads((run / "latest" / "trainer.json").read_text())
     assert state["step"] == 4 and state["stage"] == "end2end"
     assert [int(r["step"]) for r in log_rows(run / "log.csv")] == [1, 2, 3, 4]
+
+
+def test_fresh_modules_keep_their_initialisation_after_init_from(tmp_path):
+    constructed = FashionMirror(model_config(TrainConfig(stage="end2end", **SMOKE)))
+    donor = FashionMirror(constructed.config)
+    with torch.no_grad():
+        for parameter in donor.parameters():
+            parameter.add_(1.0)
+    save_checkpoint(tmp_path / "donor", donor, donor.config)
+    trainer = Trainer(TrainConfig(output=str(tmp_path / "run"), stage="end2end", steps=1,
+                                  init_from=str(tmp_path / "donor"), fresh_modules=("hsg.stn.theta",),
+                                  **SMOKE))
+    try:
+        state, donated = trainer.model.state_dict(), donor.state_dict()
+        assert torch.equal(state["hsg.stn.theta.weight"], torch.zeros_like(donated["hsg.stn.theta.weight"]))
+        assert torch.equal(state["hsg.stn.theta.bias"], torch.tensor(GarmentSTN.IDENTITY))
+        for key in ("hsg.stn.localization.0.0.weight", "sfe.encoder_prev.layers.0.0.weight"):
+            assert torch.equal(state[key], donated[key]), key
+    finally:
+        trainer.close()
+    with pytest.raises(ValueError, match="no submodule named"):
+        Trainer(TrainConfig(output=str(tmp_path / "bad"), stage="end2end", init_from=str(tmp_path / "donor"),
+                            fresh_modules=("hsg.nothing",), **SMOKE))
 
 
 def test_resume_refuses_another_stage(tmp_path):

@@ -8,8 +8,8 @@ from fashionmirror_ros.training.cli import add_arguments, config_from_arguments
 from fashionmirror_ros.training.trainer import TrainConfig
 
 # The flags `fashionmirror train` offered when each one was still written out by hand, and those
-# added since (--source-move-share).
-FLAGS = {"--source-move-share", "--stage", "--preset", "--output", "--steps", "--batch-size", "--frames", "--max-skip", "--lr",
+# added since (--source-move-share, --fresh-modules).
+FLAGS = {"--source-move-share", "--fresh-modules", "--stage", "--preset", "--output", "--steps", "--batch-size", "--frames", "--max-skip", "--lr",
          "--data", "--train-clips", "--workers", "--log-every", "--checkpoint-every", "--init-from",
          "--init-networks", "--tryon-share", "--body-only-share", "--resume", "--seed", "--device",
          "--threads", "--vgg-weights", "--loss", "--max-minutes"}

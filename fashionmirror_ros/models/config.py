@@ -182,6 +182,13 @@ class PriorConfig:
     composition: bool = True
     # the garment STN starts from the keypoint placement of C (models/placement.py)
     garment_placement: bool = True
+    # each entry of the STN's correction to that placement (normalised affine_grid units) is
+    # bounded by this, smoothly (tanh); 0 = unbounded, as checkpoints before 2026-12-06 were
+    # trained. Unbounded, the STN learned one garment-blind zoom (+1.2 on theta_xx, -0.8 on
+    # theta_yy) that covered M_c with a uniformly coloured generated garment wherever the
+    # placement left a gap, and threw a real product photo off the body (checkpoints/realtime/
+    # TRAINING.md, stage 4)
+    stn_correction_limit: float = 0.0
     # initial composition logit in favour of the pixel-warped h^s outside M_c and of the placed
     # C inside it, so an untrained network starts as the keypoint warp
     composition_bias: float = 4.0
@@ -193,6 +200,7 @@ class PriorConfig:
     def __post_init__(self) -> None:
         _require(self.flow_stride in (1, 2, 4), "prior.flow_stride must be 1, 2 or 4")
         _require(0.0 <= self.min_confidence <= 1.0, "prior.min_confidence must be in [0, 1]")
+        _require(self.stn_correction_limit >= 0.0, "prior.stn_correction_limit must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -299,6 +307,11 @@ def _paper() -> ModelConfig:
     return ModelConfig(name="paper")
 
 
+# the realtime STN may move, scale or shear C by at most this much (normalised units: 0.15 of
+# a translation is 7.5 % of the image) away from the keypoint placement
+STN_CORRECTION_LIMIT = 0.15
+
+
 def _realtime() -> ModelConfig:
     return ModelConfig(
         name="realtime",
@@ -333,7 +346,7 @@ def _realtime() -> ModelConfig:
             norm="batch",
         ),
         # a CPU budget buys quality through the keypoint prior, not through training time
-        prior=PriorConfig(enabled=True),
+        prior=PriorConfig(enabled=True, stn_correction_limit=STN_CORRECTION_LIMIT),
         # No ImageNet VGG19 can be had here and a random one measured unreliable, so its terms
         # (perceptual, style, sample correctness) are off; --loss NAME=VALUE with --vgg-weights
         # turns them back on. The person-region L1 focuses the budget on the person.

@@ -41,7 +41,8 @@ With the keypoint prior (ours, ``PriorConfig``; the ``paper`` preset keeps the l
   with F^s the prior flow p^{t+1} -> p^0 plus SFE's residual: h^s's features are moved to the
   frame's pose before they are added, instead of being added where h^s stood.
 - ``garment_placement``: theta = the keypoint placement of C (``placement``) + the STN's
-  correction (the STN's output minus the identity it starts from).
+  correction (the STN's output minus the identity it starts from), each entry bounded by
+  ``stn_correction_limit`` (tanh) when set: a correction, not a second placement.
 - ``composition``: M_c^{t+1} falls back to the keypoint placement of C's mask where CMN missed
   the person, and is kept off the face (``cloth_mask_with_placement``); then three
   full-resolution candidates, the person layer of h^s (clothes removed
@@ -79,8 +80,9 @@ CMN_TRUST_AT = 0.45
 class GarmentSTN(nn.Module):
     """Predicts one affine theta (B, 2, 3) from [e_c, e_Mc] and warps garment features with it."""
 
-    def __init__(self, channels: int, hidden: int, slope: float) -> None:
+    def __init__(self, channels: int, hidden: int, slope: float, correction_limit: float = 0.0) -> None:
         super().__init__()
+        self.correction_limit = correction_limit
         self.localization = nn.Sequential(
             ConvNormAct(2 * channels, hidden, "none", slope, stride=2),
             nn.AdaptiveAvgPool2d(1),
@@ -98,9 +100,13 @@ class GarmentSTN(nn.Module):
         return self.theta(hidden).view(-1, 2, 3)
 
     def correct(self, placement: Tensor, garment_feature: Tensor, mask_feature: Tensor) -> Tensor:
-        """theta = ``placement`` (B, 2, 3) + the learned correction (zero at initialisation)."""
+        """theta = ``placement`` (B, 2, 3) + the learned correction (zero at initialisation),
+        each entry within +-``correction_limit`` when that is set."""
         identity = torch.tensor(self.IDENTITY, dtype=placement.dtype, device=placement.device)
-        return placement + self.predict(garment_feature, mask_feature) - identity.view(1, 2, 3)
+        correction = self.predict(garment_feature, mask_feature) - identity.view(1, 2, 3)
+        if self.correction_limit > 0.0:
+            correction = self.correction_limit * torch.tanh(correction / self.correction_limit)
+        return placement + correction
 
     @staticmethod
     def warp(feature: Tensor, theta: Tensor) -> Tensor:
@@ -173,7 +179,8 @@ class HumanSequenceGenerator(nn.Module):
         self.human_encoder = StridedEncoder(3, widths, config.norm, slope)
         self.garment_encoder = StridedEncoder(3, widths, config.norm, slope)
         self.mask_encoder = StridedEncoder(1, widths, config.norm, slope)
-        self.stn = GarmentSTN(config.width_at(max(self.attentive_strides)), config.stn_hidden, slope)
+        self.stn = GarmentSTN(config.width_at(max(self.attentive_strides)), config.stn_hidden, slope,
+                              self.prior.stn_correction_limit if self.prior is not None else 0.0)
         self.bottom = nn.Sequential(*[
             ConvNormAct(widths[-1], widths[-1], config.norm, slope) for _ in range(config.refine_convs)
         ])

@@ -72,6 +72,9 @@ class TrainConfig:
     init_from: str | None = option(None, help="checkpoint to start from")  # e.g. the cmn stage's final
     init_networks: tuple[str, ...] = option(
         (), choices=NETWORKS, help="take only these networks from --init-from (default: all)")
+    fresh_modules: tuple[str, ...] = option(
+        (), help="submodules (e.g. hsg.stn.theta) that keep their fresh initialisation after "
+                 "--init-from")
     tryon_share: float = option(
         0.0, help="share of samples wearing another clip's garment (generated data)")
     # as the live path's body-only pose estimator gives them
@@ -96,6 +99,16 @@ class TrainConfig:
         unknown = sorted(set(self.init_networks) - set(NETWORKS))
         if unknown:
             raise ValueError(f"init_networks: unknown networks {unknown}; valid: {list(NETWORKS)}")
+
+
+def fresh_state(model: torch.nn.Module, modules: tuple[str, ...]) -> dict[str, torch.Tensor]:
+    """Copies of the parameters and buffers of ``modules`` (dotted names) as constructed."""
+    named = dict(model.named_modules())
+    unknown = [name for name in modules if name not in named]
+    if unknown:
+        raise ValueError(f"fresh_modules: no submodule named {unknown}")
+    return {f"{name}.{key}": value.detach().clone()
+            for name in modules for key, value in named[name].state_dict().items()}
 
 
 def model_config(config: TrainConfig) -> ModelConfig:
@@ -190,10 +203,12 @@ class Trainer:
         self.output = Path(config.output)
         self.model_config = model_config(config)
         self.model = FashionMirror(self.model_config).to(self.dist.device)
+        fresh = fresh_state(self.model, config.fresh_modules)
         if config.init_from and not config.init_networks:
             load_state_into(self.model, config.init_from)
         for name in config.init_networks if config.init_from else ():
             load_state_into(getattr(self.model, name), config.init_from, prefix=f"{name}.")
+        self.model.load_state_dict(fresh, strict=False)
         parameters = trainable_parameters(self.model, config.stage)
         self.step_module = (EndToEndStep(self.model, config.vgg_weights) if config.stage == "end2end"
                             else STAGES[config.stage](self.model)).to(self.dist.device)
