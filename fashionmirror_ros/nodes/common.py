@@ -8,6 +8,7 @@ The camera subscription and /tryon/image take the standard qos_overrides paramet
 """
 from __future__ import annotations
 
+import faulthandler
 import signal
 import sys
 import threading
@@ -329,6 +330,9 @@ class MirrorNode(Node):
 
 
 EXECUTORS = ("single", "multi")
+# a node's clean-up taking longer than this prints every thread's stack (the supervisor sends
+# SIGKILL at 10 s)
+CLEANUP_TRACE_AFTER_S = 6.0
 
 
 def spin_node(name: str, node_factory: Callable[[], MirrorNode], args=None) -> int:
@@ -388,6 +392,9 @@ def spin_nodes(factories: dict[str, Callable[[], MirrorNode]], args=None, execut
         # A shutdown has begun: a SIGTERM now (a supervisor's grace period ran out while a worker
         # finished its frame) would kill the process mid clean-up; SIGKILL stays the last resort.
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        # A clean-up that hangs (seen once in CI: hsg_node, idle, killed after 10 s) leaves every
+        # thread's stack on stderr before the supervisor's SIGKILL, so the next one can be read
+        faulthandler.dump_traceback_later(CLEANUP_TRACE_AFTER_S)
         for node in reversed(nodes):
             try:
                 node.close()
@@ -398,6 +405,7 @@ def spin_nodes(factories: dict[str, Callable[[], MirrorNode]], args=None, execut
         if executor is not None:
             executor.shutdown(timeout_sec=1.0)
         rclpy.try_shutdown()
+        faulthandler.cancel_dump_traceback_later()
     return code
 
 
