@@ -35,7 +35,7 @@ def test_a_full_command_line_gives_the_config_it_spells_out():
         "--stage", "end2end", "--preset", "tiny", "--output", "runs/x", "--steps", "7",
         "--batch-size", "3", "--frames", "5", "--max-skip", "1", "--lr", "0.002", "--data", "/data/ubc",
         "--train-clips", "40", "--workers", "2", "--log-every", "4", "--checkpoint-every", "9",
-        "--init-from", "runs/cmn/final", "--init-networks", "cmn", "hsg", "--tryon-share", "0.25",
+        "--init-from", "runs/cmn/final", "--init-networks", "cmn", "hsg", "--fresh-modules", "hsg.stn.theta", "--tryon-share", "0.25",
         "--body-only-share", "0.5", "--source-move-share", "0.4", "--resume", "--seed", "11", "--device", "cpu", "--threads", "2",
         "--vgg-weights", "/w/vgg19.pth", "--loss", "human_style=0", "--loss", "cloth_l1=2.5",
         "--max-minutes", "1.5")
@@ -43,7 +43,7 @@ def test_a_full_command_line_gives_the_config_it_spells_out():
         stage="end2end", preset="tiny", output="runs/x", steps=7, batch_size=3, frames_per_sample=5,
         max_skip=1, learning_rate=0.002, data="/data/ubc", train_clips=40, workers=2, log_every=4,
         checkpoint_every=9, init_from="runs/cmn/final", init_networks=("cmn", "hsg"),
-        tryon_share=0.25, body_only_share=0.5, source_move_share=0.4, resume=True, seed=11, device="cpu", threads=2,
+        fresh_modules=("hsg.stn.theta",), tryon_share=0.25, body_only_share=0.5, source_move_share=0.4, resume=True, seed=11, device="cpu", threads=2,
         vgg_weights="/w/vgg19.pth", loss_overrides={"human_style": 0.0, "cloth_l1": 2.5},
         max_minutes=1.5)
     assert isinstance(config.init_networks, tuple) and isinstance(config.steps, int)

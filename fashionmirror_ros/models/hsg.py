@@ -322,9 +322,8 @@ class HumanSequenceGenerator(nn.Module):
         start = torch.cat([1.0 - garment_here, garment_here, torch.zeros_like(garment_here)], 1)
         weights = torch.softmax(logits + self.composition_bias * start, 1)  # (B, 3, H, W)
         if face is not None:  # the face is h^s's, warped: weights (1, 0, 0) there
-            only_source = torch.zeros_like(weights)
-            only_source[:, 0] = 1.0
-            weights = weights * (1.0 - face) + only_source * face
+            keep = 1.0 - face
+            weights = torch.cat([weights[:, :1] * keep + face, weights[:, 1:] * keep], 1)
         image = weights[:, 0:1] * person + weights[:, 1:2] * placed + weights[:, 2:3] * painted
         return HSGOutput(image, weights)
 
