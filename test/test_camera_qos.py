@@ -68,6 +68,7 @@ def publish(*options: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.quiet_machine
 @pytest.mark.parametrize("width, height, encoding", CASES, ids=[f"{w}x{h}-{e}" for w, h, e in CASES])
 def test_default_qos_camera_frames_reach_pose_node(pose_node, width, height, encoding):
     node, driver = pose_node
