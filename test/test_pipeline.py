@@ -130,3 +130,67 @@ def test_letterbox_masks_stay_binary_and_pad_with_zero():
     fitted = Letterbox.fit(100, 60, 256).mask(mask)
     assert fitted.shape == (256, 256) and set(np.unique(fitted)) == {0, 255}
     assert fitted[0].max() == 0 and fitted[-1].max() == 0
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_pacer_runs_free_until_the_generator_answers_then_holds_back_at_the_limit():
+    from fashionmirror_ros.pipeline.pacing import GeneratorPacer
+
+    clock = FakeClock()
+    pacer = GeneratorPacer(max_in_flight=2, patience_s=0.5, clock=clock)
+    for stamp in range(5):  # no generator yet: nothing is held back, whatever is outstanding
+        assert pacer.wait_for_turn(0.0)
+        pacer.sent(stamp)
+    assert not pacer.pacing and pacer.held_back == 0
+    pacer.answered(2)  # settles 0, 1 and 2
+    assert pacer.pacing and pacer.in_flight() == 2
+    assert not pacer.wait_for_turn(0.0) and pacer.held_back == 1
+    pacer.answered(3)
+    assert pacer.in_flight() == 1 and pacer.wait_for_turn(0.0)
+
+
+def test_pacer_forgets_unanswered_frames_and_stops_pacing_a_silent_generator():
+    from fashionmirror_ros.pipeline.pacing import GeneratorPacer
+
+    clock = FakeClock()
+    pacer = GeneratorPacer(max_in_flight=1, patience_s=0.5, clock=clock)
+    pacer.sent(1)
+    pacer.answered(1)
+    pacer.sent(2)  # lost on the way: never answered
+    assert not pacer.wait_for_turn(0.0)
+    clock.now += 0.3
+    pacer.sent(3)
+    pacer.answered(99)  # an answer to a frame never sent settles nothing, but shows it is alive
+    clock.now += 0.25  # frame 2 is forgotten, frame 3 is not yet
+    assert pacer.pacing and pacer.in_flight() == 1 and not pacer.wait_for_turn(0.0)
+    clock.now += 0.6  # the generator has been silent for longer than its patience
+    assert not pacer.pacing and pacer.wait_for_turn(0.0)
+
+
+def test_pacer_wakes_a_waiting_worker_on_an_answer_and_stays_bounded():
+    from fashionmirror_ros.pipeline.pacing import MAX_TRACKED, GeneratorPacer
+
+    pacer = GeneratorPacer(max_in_flight=1, patience_s=5.0)
+    pacer.sent(1)
+    pacer.answered(1)
+    pacer.sent(2)
+    timer = threading.Timer(0.05, pacer.answered, args=(2,))
+    start = time.monotonic()
+    timer.start()
+    assert pacer.wait_for_turn(2.0)
+    assert time.monotonic() - start < 1.0
+    off = GeneratorPacer(max_in_flight=0, patience_s=5.0)
+    for stamp in range(10 * MAX_TRACKED):
+        off.sent(stamp)
+        off.answered(stamp - 5)
+        assert off.wait_for_turn(0.0)
+    assert off.in_flight() <= MAX_TRACKED and off.held_back == 0
+    with pytest.raises(ValueError):
+        GeneratorPacer(max_in_flight=-1, patience_s=1.0)

@@ -191,3 +191,60 @@ def test_ctrl_c_to_the_process_group_of_fashionmirror_run_is_clean(tmp_path):
     assert "Traceback" not in output, output
     for name, text in logs.items():
         assert "Traceback" not in text and "KeyboardInterrupt" not in text, f"{name}:\n{text}"
+
+
+def test_pose_estimates_are_paced_to_the_generator_and_run_free_when_it_is_silent(ros, tmp_path):
+    """A stand-in generator answers each keypoints message 0.25 s late (as a slow hsg_node
+    would, with a NodeLatency of the frame's stamp): pose_node then estimates only while fewer
+    than max_frames_in_flight (2) frames are unanswered. Once it stops answering, every frame
+    is estimated again (after generator_patience_s)."""
+    import threading
+
+    from fashionmirror_ros import topics
+    from fashionmirror_ros.data.synthetic import generate_clip, split_seed
+    from fashionmirror_ros.msg import NodeLatency, PoseKeypoints
+    from fashionmirror_ros.nodes.common import OUTPUT_QOS
+
+    clip = generate_clip(split_seed("test", 1), num_frames=4)
+    node = NodeProcess("pose_node", tmp_path, {"estimator": "recorded", "generator_patience_s": 0.5})
+    answering = threading.Event()
+    answering.set()
+    received: list[int] = []
+    answer_pub = ros.node.create_publisher(NodeLatency, topics.LATENCY, OUTPUT_QOS)
+
+    def answer(header) -> None:
+        if answering.is_set():
+            answer_pub.publish(NodeLatency(header=header, node_name="hsg_node"))
+
+    def on_keypoints(msg: PoseKeypoints) -> None:
+        received.append(messages.stamp_ns(msg.header.stamp))
+        threading.Timer(0.25, answer, args=(msg.header,)).start()
+
+    def send(count: int) -> int:
+        before = len(received)
+        for index in range(count):
+            ros.publish_frame(clip.frames[1 + index % 3], clip.keypoints[1 + index % 3], ros.now_stamp())
+            time.sleep(1 / 30)
+        time.sleep(0.6)
+        return len(received) - before
+
+    def values() -> dict:
+        history = ros.status_history("pose_node")
+        return status_values(history[-1]) if history else {}
+
+    ros.node.create_subscription(PoseKeypoints, topics.POSE_KEYPOINTS, on_keypoints, OUTPUT_QOS)
+    try:
+        assert node.wait_for_text("pose_node ready", STARTUP_TIMEOUT_S), node.output
+        assert ros.wait_for(lambda: ros.player.keypoints.get_subscription_count() > 0, 20)
+        assert ros.wait_for(lambda: answer_pub.get_subscription_count() > 0, 20)
+        time.sleep(0.5)
+        paced = send(60)  # 2 s at 30 fps; about two frames per 0.25 s answer once pacing is on
+        assert 4 <= paced <= 36, f"{paced} of 60 frames estimated while the generator answered late"
+        assert ros.wait_for(lambda: int(values().get("frames_held_for_generator", 0)) > 0, 3), values()
+        answering.clear()
+        time.sleep(1.0)  # longer than generator_patience_s: the generator is silent
+        free = send(30)
+        assert free >= 27, f"{free} of 30 frames estimated with no generator answering"
+        assert ros.wait_for(lambda: values().get("pacing") == "off", 3), values()
+    finally:
+        node.stop()

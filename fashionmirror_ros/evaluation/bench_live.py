@@ -50,7 +50,8 @@ def live_configurations(estimators: list[str], with_variants: bool,
                         threads: int | None = None) -> list[LiveConfiguration]:
     """Each estimator in three processes with the parameters file's settings (the base
     configurations); with_variants, the fastest estimator also: in one process (with a
-    SingleThreadedExecutor, and with a MultiThreadedExecutor); with one more torch thread for
+    SingleThreadedExecutor, and with a MultiThreadedExecutor); estimating every camera frame
+    (pose_node not paced to hsg_node); with one more torch thread for
     hsg_node; with hsg_node in fp32 instead of the file's bf16 autocast; with hsg_node alone on
     one CPU and the other two nodes on another."""
     import os
@@ -68,6 +69,10 @@ def live_configurations(estimators: list[str], with_variants: bool,
     base = node_threads(threads)
     more = node_threads(threads, (threads or 1) + 1)
     variants = [
+        LiveConfiguration(GraphConfig(f"{name}, 3 processes, every frame estimated (not paced)", fastest,
+                                      threads=base, variant="unpaced",
+                                      node_parameters={"pose_node": {"max_frames_in_flight": 0}}),
+                          cameras=("640x480", REAL_VIDEO)),
         LiveConfiguration(GraphConfig(f"{name}, 1 process (SingleThreadedExecutor)", fastest, single_process=True,
                                       threads=base, variant="one_process")),
         LiveConfiguration(GraphConfig(f"{name}, 1 process (MultiThreadedExecutor)", fastest, single_process=True,
@@ -227,6 +232,8 @@ def steps(configurations: list[dict]) -> list[dict]:
     result = []
     cameras = [camera_label(size) for size in CAMERA_SIZES] + [REAL_VIDEO]
     pairs = [("BlazePose body landmarks instead of Holistic (hands and face)", holistic, blaze),
+             ("pose_node paced to hsg_node (max_frames_in_flight 2) instead of estimating every frame",
+              find("mediapipe_pose", "unpaced"), blaze),
              ("one process (SingleThreadedExecutor) instead of three", blaze, find("mediapipe_pose", "one_process")),
              ("one process (MultiThreadedExecutor) instead of three", blaze,
               find("mediapipe_pose", "one_process_multi")),

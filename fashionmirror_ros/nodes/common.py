@@ -133,11 +133,13 @@ class MirrorNode(Node):
         self.create_subscription(msg_type, topic, self.guarded(topic, callback), qos, **options)
 
     def subscribe_newest(self, msg_type, topic: str, handler: Callable, qos, watched: bool = False,
-                         **options) -> LatestSlot:
+                         turn: Callable[[float], bool] | None = None, **options) -> LatestSlot:
         """Per-frame input: the callback only stores (msg, receive ns) in a newest-wins slot; a
         worker thread calls handler(msg, receive_ns) for the newest one (slower input is dropped).
         watched: silence on the topic for input_timeout_s is reported (a camera that stopped, or
-        frames too large for the transport, would otherwise look like an idle node)."""
+        frames too large for the transport, would otherwise look like an idle node).
+        turn(timeout) -> bool: the worker takes the next message only once it returns True (a
+        downstream stage has room: pose_node's pacing), so the message it takes is the newest."""
         slot = LatestSlot()
         self.slots[topic] = slot
         if watched:
@@ -147,6 +149,10 @@ class MirrorNode(Node):
             name_native_thread(self.get_name())
             self.worker_started()
             while True:
+                if turn is not None and not turn(WORKER_POLL_S):
+                    if slot.closed or not self.context.ok():
+                        return
+                    continue
                 item = slot.take(WORKER_POLL_S)
                 if slot.closed or not self.context.ok():
                     return

@@ -1,6 +1,8 @@
 """pose_node: camera frames -> PoseKeypoints (137-point OpenPose layout) and skeleton images p^t.
 
-Subscribes  camera/image_raw (reliable, keep-last 20; qos_overrides), tryon/source_image (latched)
+Subscribes  camera/image_raw (reliable, keep-last 20; qos_overrides), tryon/source_image (latched),
+            fashionmirror/latency (the generator's answers: max_frames_in_flight paces the pose
+            estimates to what hsg_node can generate, pipeline/pacing.py)
 Publishes   pose/keypoints (PoseKeypoints), pose/skeleton (rgb8, model-sized p^t, rendered only
             while someone subscribes), tryon/source_keypoints (latched: the pose of h^s, for p^0,
             from the topic or from source_image_path), tryon/source_person_mask (latched, mono8:
@@ -20,13 +22,14 @@ import numpy as np
 from sensor_msgs.msg import Image
 
 from fashionmirror_ros import topics
-from fashionmirror_ros.msg import PoseKeypoints
+from fashionmirror_ros.msg import NodeLatency, PoseKeypoints
 from fashionmirror_ros.messages import (keypoints_array, keypoints_msg, mono_image_msg, rgb_image_msg,
                                         stamp_ns)
 from fashionmirror_ros.nodes.common import (CAMERA_QOS, LATCHED_QOS, OUTPUT_QOS, MirrorNode,
                                             StartupError, file_header, read_rgb_file, spin_node)
 from fashionmirror_ros.pipeline.framing import Letterbox
 from fashionmirror_ros.pipeline.keypoints import KeypointsRejected, checked_keypoints
+from fashionmirror_ros.pipeline.pacing import GeneratorPacer
 from fashionmirror_ros.pose.estimators import make_estimator
 from fashionmirror_ros.pose.native_logs import silence_native_logs
 from fashionmirror_ros.pose.segmentation import PersonSegmenter
@@ -62,6 +65,16 @@ class PoseNode(MirrorNode):
                                     "PoseKeypoints topic replayed when estimator is 'recorded'")
         source_path = self.param("source_image_path", "", "image file of the source human h^s: its "
                                  "pose p^0 is published on tryon/source_keypoints")
+        self.generator_name = self.param("generator_node", "hsg_node", "name of the node whose "
+                                         "per-frame latency messages say a frame was generated")
+        self.pacer = GeneratorPacer(
+            self.param("max_frames_in_flight", 2, "estimate a camera frame only while fewer than "
+                       "this many of the frames sent to the generator are unanswered (the newest "
+                       "frame is estimated when the generator has room; 0 = estimate every frame)",
+                       int_range=(0, 100)),
+            self.param("generator_patience_s", 0.5, "a generator silent this long is not waited "
+                       "for (and a frame unanswered this long is forgotten)",
+                       float_range=(0.01, 60.0)))
         self.skeletons_rendered = 0
 
         self.keypoints_pub = self.create_publisher(PoseKeypoints, topics.POSE_KEYPOINTS, OUTPUT_QOS)
@@ -88,7 +101,9 @@ class PoseNode(MirrorNode):
         if source_path:
             self.estimate_source(read_rgb_file(source_path), file_header(source_path))
 
+        self.subscribe(NodeLatency, topics.LATENCY, self.on_latency, OUTPUT_QOS)
         self.subscribe_newest(Image, CAMERA_TOPIC, self.process, CAMERA_QOS, watched=True,
+                              turn=self.pacer.wait_for_turn,
                               **self.overridable_qos(CAMERA_TOPIC, CAMERA_QOS_ADVICE))
         self.get_logger().info(f"pose_node ready (estimator={self.estimator_name})")
 
@@ -97,6 +112,10 @@ class PoseNode(MirrorNode):
         self.recorded[stamp_ns(msg.header.stamp)] = keypoints_array(msg)
         while len(self.recorded) > RECORDED_BUFFER:
             self.recorded.popitem(last=False)
+
+    def on_latency(self, msg: NodeLatency) -> None:
+        if msg.node_name == self.generator_name:
+            self.pacer.answered(stamp_ns(msg.header.stamp))
 
     def on_source(self, msg: Image) -> None:
         rgb = self.decode_color(msg, SOURCE_TOPIC)
@@ -150,6 +169,8 @@ class PoseNode(MirrorNode):
             self.reject(CAMERA_TOPIC, f"pose estimate for this frame: {error}")
             return
         self.waiting(None if found else "no person in view")
+        if found:  # the generator answers frames with a person in them only
+            self.pacer.sent(stamp_ns(msg.header.stamp))
         self.keypoints_pub.publish(keypoints_msg(keypoints, msg.header, msg.width, msg.height, found,
                                                  self.estimator_name))
         # Rendering p^t costs about a millisecond a frame: done only while someone watches it.
@@ -161,7 +182,9 @@ class PoseNode(MirrorNode):
         self.record_latency(msg.header, receive_ns, self.now_ns())
 
     def status_values(self) -> dict[str, str]:
-        return {"skeletons_rendered": str(self.skeletons_rendered)}
+        return {"skeletons_rendered": str(self.skeletons_rendered),
+                "pacing": "on" if self.pacer.pacing else "off",
+                "frames_held_for_generator": str(self.pacer.held_back)}
 
     def close(self) -> None:
         super().close()
