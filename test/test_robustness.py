@@ -543,8 +543,10 @@ def test_60_fps_camera_latency_bounded_drops_counted_memory_flat(rig):
 
     assert overall["p95"] < 2000, overall
     assert last["p95"] <= 1.5 * first["p95"] + 100, (first, last)
-    assert dropped["hsg_node"][-1] > dropped["hsg_node"][0], "hsg_node dropped nothing at 60 fps"
-    diagnostics = status_values(driver.statuses()["hsg_node"])
+    # pose_node is paced to hsg_node (max_frames_in_flight): the frames hsg_node has no time for
+    # are dropped at pose_node's camera input, before a pose is estimated for them
+    assert dropped["pose_node"][-1] > dropped["pose_node"][0], "pose_node dropped nothing at 60 fps"
+    diagnostics = status_values(driver.statuses()["pose_node"])
     assert int(diagnostics["frames_dropped"]) > 0
     for node, (first_mb, last_mb) in memory.items():
         assert last_mb <= first_mb * 1.05 + 15, f"{node} RSS grew from {first_mb:.0f} to {last_mb:.0f} MB"
