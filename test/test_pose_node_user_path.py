@@ -238,13 +238,15 @@ def test_pose_estimates_are_paced_to_the_generator_and_run_free_when_it_is_silen
         assert ros.wait_for(lambda: ros.player.keypoints.get_subscription_count() > 0, 20)
         assert ros.wait_for(lambda: answer_pub.get_subscription_count() > 0, 20)
         time.sleep(0.5)
+        mark = ros.count("diagnostics")
         paced = send(60)  # 2 s at 30 fps; about two frames per 0.25 s answer once pacing is on
         assert 4 <= paced <= 36, f"{paced} of 60 frames estimated while the generator answered late"
         assert ros.wait_for(lambda: int(values().get("frames_held_for_generator", 0)) > 0, 3), values()
-        answering.clear()
-        time.sleep(1.0)  # longer than generator_patience_s: the generator is silent
+        assert any(status_values(status).get("pacing") == "on"
+                   for status in ros.status_history("pose_node", mark))
+        answering.clear()  # after generator_patience_s of silence pose_node stops pacing
+        assert ros.wait_for(lambda: values().get("pacing") == "off", 3), values()
         free = send(30)
         assert free >= 27, f"{free} of 30 frames estimated with no generator answering"
-        assert ros.wait_for(lambda: values().get("pacing") == "off", 3), values()
     finally:
         node.stop()
