@@ -191,3 +191,41 @@ def test_unexpected_keys_raise(tmp_path):
     _edit_config(directory, "cmn", "stage_blocks", [1, 1, 1, 1])  # the model lacks that block
     with pytest.raises(CheckpointError, match=r"unexpected keys, first: 'cmn\.encoder\.backbone\.layer1\.1\."):
         load_checkpoint(directory)
+
+
+def test_zeroed_parts_switch_back_exactly_the_named_part(tmp_path):
+    """scripts/zeroed_parts.py: each variant equals the checkpoint except the part it names, which
+    is at its untrained start (residual heads zero, logits zero, STN at the identity)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    config = tiny_config(prior=True)
+    torch.manual_seed(0)
+    model = FashionMirror(config)
+    with torch.no_grad():  # a "trained" model: no parameter at its initial value
+        for parameter in model.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.1)
+    save_checkpoint(tmp_path / "trained", model, config)
+    script = Path(__file__).resolve().parents[1] / "scripts" / "zeroed_parts.py"
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "trained"), str(tmp_path / "zeroed")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    original = model.state_dict()
+    changed_by = {
+        "no_residual": ("sfe.heads.8.flow.", "sfe.heads.8.source_flow.", "sfe.heads.4.flow.",
+                        "sfe.heads.4.source_flow."),
+        "no_logits": ("hsg.to_rgb.",),
+        "no_stn": ("hsg.stn.theta.",),
+    }
+    for name, prefixes in changed_by.items():
+        variant, _, _ = load_checkpoint(tmp_path / "zeroed" / name)
+        state = variant.state_dict()
+        changed = {key for key in original if not torch.equal(original[key], state[key])}
+        assert changed and all(key.startswith(prefixes) for key in changed), (name, sorted(changed))
+    state = load_checkpoint(tmp_path / "zeroed" / "none_learned")[0].state_dict()
+    assert torch.count_nonzero(state["sfe.heads.4.flow.weight"]) == 0
+    logits = state["hsg.to_rgb.weight"].view(6, -1, *state["hsg.to_rgb.weight"].shape[1:])[3:]
+    assert torch.count_nonzero(logits) == 0 and torch.equal(state["hsg.to_rgb.weight"][:12],
+                                                            original["hsg.to_rgb.weight"][:12])
+    assert state["hsg.stn.theta.bias"].tolist() == [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
