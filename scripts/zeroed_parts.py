@@ -21,7 +21,6 @@ from pathlib import Path
 import torch
 
 from fashionmirror_ros.models.checkpoint import load_checkpoint, save_checkpoint
-from fashionmirror_ros.models.hsg import COMPOSITION_SOURCES, GarmentSTN
 
 
 def zero_residuals(model) -> None:
@@ -32,15 +31,11 @@ def zero_residuals(model) -> None:
 
 
 def zero_logits(model) -> None:
-    to_rgb = model.hsg.to_rgb
-    outputs = 3 + COMPOSITION_SOURCES
-    to_rgb.weight.view(outputs, -1, *to_rgb.weight.shape[1:])[3:].zero_()
-    to_rgb.bias.view(outputs, -1)[3:].zero_()
+    model.hsg.restart_composition_logits()
 
 
 def zero_stn_correction(model) -> None:
-    model.hsg.stn.theta.weight.zero_()
-    model.hsg.stn.theta.bias.copy_(torch.tensor(GarmentSTN.IDENTITY))
+    model.hsg.stn.restart_theta()
 
 
 VARIANTS = {

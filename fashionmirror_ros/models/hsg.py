@@ -89,11 +89,16 @@ class GarmentSTN(nn.Module):
             nn.Flatten(),
         )
         self.theta = nn.Linear(hidden, 6)
-        nn.init.zeros_(self.theta.weight)
-        with torch.no_grad():
-            self.theta.bias.copy_(torch.tensor(self.IDENTITY))
+        self.restart_theta()
 
     IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+
+    @torch.no_grad()
+    def restart_theta(self) -> None:
+        """The start: theta is the identity whatever the input (with the keypoint placement, no
+        correction to it)."""
+        self.theta.weight.zero_()
+        self.theta.bias.copy_(torch.tensor(self.IDENTITY))
 
     def predict(self, garment_feature: Tensor, mask_feature: Tensor) -> Tensor:
         hidden = self.localization(torch.cat([garment_feature, mask_feature], dim=1))
@@ -197,10 +202,16 @@ class HumanSequenceGenerator(nn.Module):
             # warped h^s (3) + its alpha (1) + placed C (3) + its alpha (1) + M_c^{t+1} (1),
             # added into the last decoder level before its refining conv
             self.guidance = nn.Conv2d(9, widths[0], 3, padding=1)
-            with torch.no_grad():  # the logits start at zero: the bias below decides
-                self.to_rgb.weight.view(outputs, -1, *self.to_rgb.weight.shape[1:])[3:].zero_()
-                self.to_rgb.bias.view(outputs, -1)[3:].zero_()
+            self.restart_composition_logits()
             self.composition_bias = nn.Parameter(torch.tensor(float(self.prior.composition_bias)))
+
+    @torch.no_grad()
+    def restart_composition_logits(self) -> None:
+        """The start: the three composition logits at zero, so the start rule weighed by
+        composition_bias alone decides the blend (``compose``)."""
+        outputs = 3 + COMPOSITION_SOURCES
+        self.to_rgb.weight.view(outputs, -1, *self.to_rgb.weight.shape[1:])[3:].zero_()
+        self.to_rgb.bias.view(outputs, -1)[3:].zero_()
 
     # -- encoders (cacheable) -------------------------------------------------------------
     def _at_strides(self, features: list[Tensor]) -> dict[int, Tensor]:
