@@ -10,23 +10,25 @@ from pathlib import Path
 import pytest
 
 MAX_WORKERS = 4  # pytest -n N (pytest-xdist) for N up to this gets a ROS domain per worker
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # "gw0", "gw1", ... under pytest -n, else None
+# The pytest run this process belongs to: its controller's pid (a worker is the controller's child)
+RUN_ID = os.getppid() if XDIST_WORKER else os.getpid()
 
 
 def isolated_domain_id() -> int:
     """A ROS domain for this pytest run, one per xdist worker: runs on one machine and the
     workers of one run must not cross-talk (each graph test starts its own nodes on the same
     topic names). A worker inherits the controller's environment, so it is told apart here."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER")  # "gw0", "gw1", ... under pytest -n
-    run = os.getppid() if worker else os.getpid()  # a worker is the controller's child
-    first = random.Random(run).randrange(1, 100 - MAX_WORKERS, MAX_WORKERS)
-    return first + (int(worker[2:]) % MAX_WORKERS if worker else 0)
+    first = random.Random(RUN_ID).randrange(1, 100 - MAX_WORKERS, MAX_WORKERS)
+    return first + (int(XDIST_WORKER[2:]) % MAX_WORKERS if XDIST_WORKER else 0)
 
 
-if os.environ.get("PYTEST_XDIST_WORKER"):
+if XDIST_WORKER:
     os.environ["ROS_DOMAIN_ID"] = str(isolated_domain_id())
 else:
     os.environ.setdefault("ROS_DOMAIN_ID", str(isolated_domain_id()))
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
 
 
 def pytest_configure(config):
@@ -36,13 +38,13 @@ def pytest_configure(config):
 
 
 def pytest_unconfigure(config):
-    if not os.environ.get("PYTEST_XDIST_WORKER"):  # the controller, after its workers are done
+    if not XDIST_WORKER:  # the controller, after its workers are done
         for suffix in ("turnstile", "lock"):
-            machine_lock_path(os.getpid(), suffix).unlink(missing_ok=True)
+            machine_lock_path(suffix).unlink(missing_ok=True)
 
 
-def machine_lock_path(run: int, suffix: str) -> Path:
-    return Path(tempfile.gettempdir()) / f"fashionmirror-tests-{run}.{suffix}"
+def machine_lock_path(suffix: str) -> Path:
+    return Path(tempfile.gettempdir()) / f"fashionmirror-tests-{RUN_ID}.{suffix}"
 
 
 @contextlib.contextmanager
@@ -50,9 +52,7 @@ def machine_share(exclusive: bool):
     """A readers-writer lock over the workers of one pytest -n run: every test holds it shared,
     a quiet_machine test exclusively. A writer first takes the turnstile and keeps it while it
     waits, so readers queue behind it instead of overtaking it forever (flock is not fair)."""
-    run = os.getppid()  # the xdist controller, common to the workers of one run
-    with open(machine_lock_path(run, "turnstile"), "a") as turnstile, \
-            open(machine_lock_path(run, "lock"), "a") as lock:
+    with open(machine_lock_path("turnstile"), "a") as turnstile, open(machine_lock_path("lock"), "a") as lock:
         fcntl.flock(turnstile, fcntl.LOCK_EX)
         if not exclusive:
             fcntl.flock(lock, fcntl.LOCK_SH)
@@ -70,12 +70,11 @@ def machine_share(exclusive: bool):
 def cpu_share(request):
     """Under pytest -n, a quiet_machine test waits until the other workers' tests are done and
     keeps them waiting while it runs; serially there is nothing to wait for."""
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
+    if not XDIST_WORKER:
         yield
         return
     with machine_share(exclusive=request.node.get_closest_marker("quiet_machine") is not None):
         yield
-os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
 
 
 def ros_messages_available() -> bool:
