@@ -38,7 +38,6 @@ class GeneratorPacer:
         self._last_answer = float("-inf")
         self._condition = threading.Condition()
         self.held_back = 0  # times a frame had to wait for the generator
-        self.answers = 0
 
     def sent(self, stamp_ns: int) -> None:
         """A frame with this camera stamp went to the generator."""
@@ -49,7 +48,6 @@ class GeneratorPacer:
         """The generator published the frame with this stamp: it and every frame sent before it
         are settled (generated, or dropped for a newer one)."""
         with self._condition:
-            self.answers += 1
             self._last_answer = self._clock()
             if any(stamp == stamp_ns for stamp, _ in self._sent):
                 while self._sent:
