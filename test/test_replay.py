@@ -11,7 +11,10 @@ import pytest
 from conftest import requires_ros
 
 FRAMES = 20
-FPS = 10
+# A rate the graph keeps up with while the other pytest worker fills the second core: at 10 fps
+# a loaded CI machine lost 5 of 20 frames to pose_node's pacing, which is correct behaviour, not
+# what this test is about (the speed is the bench's business).
+FPS = 5
 ROOT = Path(__file__).resolve().parents[1]
 
 
