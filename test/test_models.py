@@ -1,4 +1,5 @@
 """Configs, backbones, CMN, SFE, HSG, FashionMirror and model_info."""
+import copy
 import dataclasses
 import json
 
@@ -24,6 +25,7 @@ from fashionmirror_ros.models import (
 )
 from fashionmirror_ros.models.backbones import vgg19_layer_indices
 from fashionmirror_ros.models.hsg import GarmentSTN
+from fashionmirror_ros.models.layers import fold_batch_norms
 from fashionmirror_ros.models.mirror import SessionInputs, cmn_frames_for
 from fashionmirror_ros.models.prior import keypoint_warp
 from fashionmirror_ros.pose.layout import BODY
@@ -287,6 +289,44 @@ def test_generate_removes_the_masked_source_region(config):
     assert torch.equal(out_a.image, out_b.image)
     assert not torch.allclose(out_a.image, out_c.image)
     assert out_a.image.shape == (1, 3, SIZE, SIZE) and 0 <= out_a.image.min() and out_a.image.max() <= 1
+
+
+def _with_trained_statistics(model):
+    """BatchNorm running statistics and affine parameters away from their identity start, as a
+    trained checkpoint has them (folding the start would prove little)."""
+    generator = torch.Generator().manual_seed(11)
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            channels = module.num_features
+            module.running_mean.copy_(torch.randn(channels, generator=generator) * 0.3)
+            module.running_var.copy_(torch.rand(channels, generator=generator) + 0.5)
+            module.weight.data.copy_(torch.rand(channels, generator=generator) + 0.5)
+            module.bias.data.copy_(torch.randn(channels, generator=generator) * 0.2)
+    return model
+
+
+def test_folding_batch_norms_keeps_every_output_and_leaves_no_batch_norm_in_the_served_parts():
+    torch.manual_seed(0)
+    model = _with_trained_statistics(FashionMirror(tiny_config(SIZE, prior=True))).eval()
+    served = copy.deepcopy(model)
+    with pytest.raises(ValueError, match="eval mode"):
+        fold_batch_norms(copy.deepcopy(model).train())
+    folded = fold_batch_norms(served)
+    remaining = [name for name, module in served.named_modules() if isinstance(module, torch.nn.BatchNorm2d)]
+    # only CMN's mask heads keep theirs (a garment bias is added between conv and norm)
+    assert folded > 0 and all(".single_head." in f".{name}" or ".multi_head." in f".{name}"
+                              for name in remaining), remaining
+    source, garment, skeleton_a, skeleton_b = images(1, seed=1), images(1, seed=2), images(1, seed=3), images(1, seed=4)
+    cloth = images(1, 1, seed=5)
+    inputs = session(source, torch.zeros(1, 1, SIZE, SIZE), garment, skeleton_a)
+
+    def outputs(network):
+        with torch.no_grad():
+            return (one_step(network, inputs, skeleton_b, cloth).image, *network.masks_single(source, garment),
+                    network.cloth_mask_multi(source, garment, source, garment))
+
+    for expected, actual in zip(outputs(model), outputs(served)):
+        assert torch.allclose(expected, actual, atol=1e-5), (expected - actual).abs().max()
 
 
 def test_cmn_schedule_is_single_for_two_frames_then_multi():

@@ -1,7 +1,8 @@
 """In-process timings of `fashionmirror bench`: what each node computes per frame, on this CPU.
 
-- ``time_networks``: the networks the model nodes run per frame, in three variants (fp32 NCHW,
-  channels_last, bf16 autocast) at 1 and 2 threads, timed interleaved:
+- ``time_networks``: the networks the model nodes run per frame, in four variants (fp32 NCHW,
+  channels_last, bf16 autocast, fp32 with BatchNorm folded into the convs as the nodes load the
+  model: ``models.layers.fold_batch_norms``) at 1 and 2 threads, timed interleaved:
   ``cmn_multi`` (cmn_node after its first two frames), ``cmn_single`` (its first frames),
   ``step`` (hsg_node: ``FashionMirror.step`` with the session encodings cached, as
   ``GenerationSession`` keeps them), and the keypoint prior's new per-frame pieces on their own:
@@ -28,7 +29,7 @@ from contextlib import nullcontext
 
 import numpy as np
 
-VARIANTS = ("fp32", "channels_last", "bf16_autocast")
+VARIANTS = ("fp32", "channels_last", "bf16_autocast", "fp32_folded")
 # Camera sizes at which the once-per-source person segmentation is timed (width, height).
 SEGMENTATION_SIZES = ((256, 256), (640, 480))
 
@@ -146,12 +147,16 @@ def time_networks(model, clip, gflops: dict, settings: dict, variants, threads_l
     network are timed interleaved (a model copy per memory format)."""
     import torch
 
+    from fashionmirror_ros.models.layers import fold_batch_norms
+
     previous = torch.get_num_threads()
     prepared = {}
     for variant in variants:
-        channels_last = variant != "fp32"
+        channels_last = variant in ("channels_last", "bf16_autocast")
         model_copy = copy.deepcopy(model).to(
             memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+        if variant == "fp32_folded":  # BatchNorm folded into the convs, as the nodes run
+            fold_batch_norms(model_copy)
         autocast = ((lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if variant == "bf16_autocast"
                     else nullcontext)
         prepared[variant] = (network_calls(model_copy, clip, channels_last, autocast), autocast)

@@ -66,6 +66,7 @@ def conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
 
 class BasicBlock(nn.Module):
     expansion = 1
+    CONV_BN_PAIRS = (("conv1", "bn1"), ("conv2", "bn2"))  # each norm reads its conv alone (layers.fold_batch_norms)
 
     def __init__(self, in_channels: int, planes: int, stride: int = 1, dilation: int = 1,
                  downsample: nn.Module | None = None) -> None:
@@ -86,6 +87,7 @@ class BasicBlock(nn.Module):
 
 class Bottleneck(nn.Module):
     expansion = 4
+    CONV_BN_PAIRS = (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3"))
 
     def __init__(self, in_channels: int, planes: int, stride: int = 1, dilation: int = 1,
                  downsample: nn.Module | None = None) -> None:
@@ -118,6 +120,8 @@ class ResNetBackbone(nn.Module):
     ``dilate_stages[i]`` replaces the stride 2 of layer{i+1} by dilation; (F, F, T, T) gives
     output stride 8 as in DeepLabv3. Output: (B, stage_widths[-1] * expansion, H/os, W/os).
     """
+
+    CONV_BN_PAIRS = (("conv1", "bn1"),)
 
     def __init__(self, block: str, stage_blocks: Sequence[int], stage_widths: Sequence[int],
                  stem_width: int = 64, dilate_stages: Sequence[bool] | None = None) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 import torch.nn.functional as F
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 
 def make_norm(kind: str, channels: int) -> nn.Module:
@@ -79,3 +80,35 @@ class UpsampleFuse(nn.Module):
         if self.skip is not None and skip is not None:
             x = x + self.skip(skip)
         return self.activation(x)
+
+
+
+def fold_batch_norms(module: nn.Module) -> int:
+    """Fold BatchNorms into the convs they directly follow, for inference; returns how many.
+
+    In eval mode a BatchNorm is a per-channel affine map with its running statistics, so the conv
+    before it can absorb it (W' = W g / sqrt(var + eps), b' = beta - mean g / sqrt(var + eps)):
+    the same output to float rounding without a normalisation pass. Folded: a Conv2d followed by
+    a BatchNorm2d in an nn.Sequential (ConvNormAct, ASPP branches), and the (conv, norm) attribute
+    pairs a module lists in ``CONV_BN_PAIRS`` (the ResNet blocks, whose forward applies the norm
+    to the conv's output and nothing between). The folded module has no BatchNorm state left to
+    train or save: call this only on a model that serves frames.
+    """
+    if module.training:
+        raise ValueError("fold_batch_norms needs a model in eval mode (BatchNorm's running "
+                         "statistics are what gets folded)")
+    folded = 0
+    for block in list(module.modules()):
+        if isinstance(block, nn.Sequential):
+            for index in range(len(block) - 1):
+                if isinstance(block[index], nn.Conv2d) and isinstance(block[index + 1], nn.BatchNorm2d):
+                    block[index] = fuse_conv_bn_eval(block[index], block[index + 1])
+                    block[index + 1] = nn.Identity()
+                    folded += 1
+        for conv_name, norm_name in getattr(block, "CONV_BN_PAIRS", ()):
+            norm = getattr(block, norm_name)
+            if isinstance(norm, nn.BatchNorm2d):
+                setattr(block, conv_name, fuse_conv_bn_eval(getattr(block, conv_name), norm))
+                setattr(block, norm_name, nn.Identity())
+                folded += 1
+    return folded
