@@ -64,6 +64,8 @@ def test_tryon_frames_arrive_with_camera_stamps_and_latency_is_reported(graph, s
         values = status_values(statuses[name])
         assert float(values["latency_p50_ms"]) > 0, (name, values)
         assert int(values["frames_processed"]) > 0
+    # hsg_node's second thread generated frames whose motion the first had prepared
+    assert int(status_values(statuses["hsg_node"])["motions_prepared_ahead"]) > 0
     assert not supervisor.dead()
 
 

@@ -111,6 +111,22 @@ def test_latest_slot_wakes_a_waiting_worker_and_closes():
     assert slot.take(5) is None and time.monotonic() - start < 1
 
 
+def test_latest_slot_tells_a_producer_when_its_item_was_taken():
+    """hsg_node's hand-off: the preparing thread waits for the room before it takes new work."""
+    slot = LatestSlot()
+    assert slot.wait_until_empty(0)
+    slot.put("prepared")
+    start = time.monotonic()
+    assert not slot.wait_until_empty(0.05) and time.monotonic() - start >= 0.04
+    taker = threading.Timer(0.05, slot.take, (0,))
+    taker.start()
+    assert slot.wait_until_empty(5)
+    taker.join()
+    slot.put("next")
+    slot.close()
+    assert not slot.wait_until_empty(5)  # closed: no room will come, and no waiting for it
+
+
 @pytest.mark.parametrize("width, height, size", [(128, 64, 256), (300, 201, 256), (640, 480, 256)])
 def test_letterboxed_keypoints_sit_on_the_centroid_of_their_pixel(width, height, size):
     frame = np.zeros((height, width, 3), np.uint8)

@@ -79,6 +79,64 @@ def test_generation_session_matches_generate_sequence(options, clip, prior):
         assert np.abs(generated.astype(int) - expected.astype(int)).max() <= 1
 
 
+def prior_session(options, clip):
+    """A GenerationSession of the tiny prior model with the clip's source, garment, pose and
+    masks M_r = masks[0], M_c = masks[1]."""
+    torch.manual_seed(0)
+    model = FashionMirror(tiny_config(SIZE, prior=True)).eval()
+    frames, garment, masks, keypoints = clip
+    person = np.zeros((SIZE, SIZE), np.uint8)
+    person[8:56, 16:48] = 1
+    session = GenerationSession(model, options, SIZE)
+    session.set_source(frames[0], person)
+    session.set_garment(garment)
+    session.set_source_pose(keypoints[0])
+    assert session.offer_masks(Masks(masks[0], masks[1], True, session.source_crc, session.garment_crc))
+    return session
+
+
+def test_motion_prepared_ahead_gives_the_frames_computed_in_line(options, clip):
+    """hsg_node's two threads: frame t+1's motion is prepared while frame t is still waiting to
+    be generated; the frames are those of the one-thread step, bit for bit."""
+    keypoints = clip[3]
+    in_line = prior_session(options, clip)
+    expected = [in_line.step(keypoints[t]) for t in range(1, STEPS + 1)]
+
+    ahead = prior_session(options, clip)
+    first = ahead.prepare(keypoints[1])
+    assert first.motion is None  # no session encoding before the first frame
+    frames = [ahead.step(first)]
+    waiting = ahead.prepare(keypoints[2])
+    for t in range(3, STEPS + 1):
+        following = ahead.prepare(keypoints[t])  # prepared before frame t-1 is generated
+        frames.append(ahead.step(waiting))
+        waiting = following
+    frames.append(ahead.step(waiting))
+    assert ahead.motions_prepared == STEPS - 1 and ahead.motions_redone == 0
+    for got, want in zip(frames, expected):
+        assert np.array_equal(got, want)
+
+
+def test_a_motion_prepared_before_a_restart_is_computed_again(options, clip):
+    """The person left between preparing a frame and generating it: the recurrence restarts at
+    h^s, so the motion prepared from the previous frame's pose is stale and redone from p^0."""
+    keypoints = clip[3]
+    session = prior_session(options, clip)
+    session.step(keypoints[1])
+    stale = session.prepare(keypoints[2])
+    session.reset()
+    frame = session.step(stale)
+    assert session.motions_redone == 1
+
+    fresh = prior_session(options, clip)
+    fresh.step(keypoints[1])
+    fresh.reset()
+    assert np.array_equal(frame, fresh.step(keypoints[2]))
+    with pytest.raises(ValueError, match="another pose"):
+        with torch.inference_mode():
+            session.model.render(session.encoding, session.state, stale.motion, session.cloth_mask)
+
+
 @pytest.mark.parametrize("prior", [False, True], ids=["literal", "prior"])
 def test_sessions_on_cmn_masks_match_generate_sequence(options, clip, prior):
     """cmn_node's and hsg_node's sessions, frame by frame without the pipeline's lag, give what

@@ -11,7 +11,9 @@ The one home of the recurrence, used by training, ``fashionmirror eval`` and hsg
 - ``encode_session(SessionInputs)`` once per (h^s, M_r, C): the cached encodings.
 - ``first_state(inputs)``: h^0 = h^s masked by M_r, p^0 = the pose of h^s (eq. 7).
 - ``step(encoding, state, keypoints, skeleton, M_c^{t+1})``: SFE (eq. 4) then HSG (eq. 8),
-  h^t -> h_g^{t+1}; the new state masks h_g^{t+1} with M_c^{t+1}. The paper masks h^t in every
+  h^t -> h_g^{t+1}; the new state masks h_g^{t+1} with M_c^{t+1}. It is ``motion`` (what the
+  poses alone decide: SFE and the keypoint geometry) then ``render`` (HSG on h^t); a stream may
+  compute the next frame's motion while the current frame renders. The paper masks h^t in every
   frame during training (its footnote 3: the clothes on h^t are the garment C itself), and
   inference masks the same way so the network sees the inputs it was trained on.
 - ``cmn_frames_for(t + 1)``: which frames CMN reads for M_c^{t+1} (the single/multi-frame
@@ -80,6 +82,20 @@ class FrameState(NamedTuple):
     clothes_mask: Tensor  # what h^t is masked with: M_r for h^0 = h^s, M_c^t after
     keypoints: Tensor  # (B, 137, 3)
     skeleton: Tensor  # p^t (B, 3, H, W)
+
+
+class Motion(NamedTuple):
+    """What a step takes from the poses alone (``FashionMirror.motion``)."""
+
+    start_keypoints: Tensor  # p^t's keypoints (B, 137, 3): the state this motion starts from
+    keypoints: Tensor  # p^{t+1}'s keypoints (B, 137, 3)
+    skeleton: Tensor  # p^{t+1} (B, 3, H, W)
+    fields: list[FlowField]  # F^t, m^t per attentive layer, coarse to fine (SFE eq. 4)
+    pixel_prior: PixelPrior | None  # with the prior: the full-resolution geometry of the composition
+
+    def starts_from(self, state: FrameState) -> bool:
+        """Whether this motion was computed from ``state``'s pose (the same keypoints tensor)."""
+        return self.start_keypoints is state.keypoints
 
 
 class GenerateOutput(NamedTuple):
@@ -169,27 +185,46 @@ class FashionMirror(nn.Module):
     def step(self, encoding: SessionEncoding, state: FrameState, keypoints_next: Tensor,
              skeleton_next: Tensor, cloth_mask_next: Tensor) -> tuple[GenerateOutput, FrameState]:
         """One recurrent step h^t -> h_g^{t+1} (SFE eq. 4, then HSG eq. 8)."""
-        previous_masked = state.frame * (1.0 - state.clothes_mask)  # h_m^t
-        inputs = encoding.inputs
-        pixels = pixel_prior = prior = None
+        motion = self.motion(encoding, state.keypoints, state.skeleton, keypoints_next, skeleton_next)
+        return self.render(encoding, state, motion, cloth_mask_next)
+
+    def motion(self, encoding: SessionEncoding, keypoints: Tensor, skeleton: Tensor,
+               keypoints_next: Tensor, skeleton_next: Tensor) -> Motion:
+        """The part of a step that reads the poses alone: SFE (eq. 4) on p^t -> p^{t+1} and,
+        with the prior, the keypoint geometry. It does not need h^t, so a stream can compute
+        frame t+1's motion while frame t is still being generated (hsg_node does)."""
+        prior = pixel_prior = None
         if self.uses_prior:
-            prior, source_flow_full = self.prior_flows(inputs.source_keypoints, state.keypoints,
+            prior, source_flow_full = self.prior_flows(encoding.inputs.source_keypoints, keypoints,
                                                        keypoints_next, tuple(skeleton_next.shape[-2:]))
-        fields = self.sfe(state.skeleton, skeleton_next, prior)
+        fields = self.sfe(skeleton, skeleton_next, prior)
         if self.uses_prior:
-            pixels = PixelInputs(inputs.source, inputs.person_mask * (1.0 - inputs.removed_mask),
-                                 inputs.background, inputs.garment, inputs.garment_mask)
             confidence = self.config.prior.min_confidence
             pixel_prior = PixelPrior(
                 self._pixel_source_flow(source_flow_full, prior, fields[-1]), prior.support,
                 keypoint_placement(encoding.garment_landmarks, keypoints_next,
                                    self.config.image_size, confidence),
                 face_region(keypoints_next, *skeleton_next.shape[-2:], confidence).to(skeleton_next.dtype))
+        return Motion(keypoints, keypoints_next, skeleton_next, fields, pixel_prior)
+
+    def render(self, encoding: SessionEncoding, state: FrameState, motion: Motion,
+               cloth_mask_next: Tensor) -> tuple[GenerateOutput, FrameState]:
+        """The rest of the step: HSG (eq. 8) on h^t along ``motion``, which must start from
+        ``state``'s pose (``motion.starts_from``)."""
+        if not motion.starts_from(state):
+            raise ValueError("this motion was computed from another pose than the state's p^t "
+                             "(compute it again with FashionMirror.motion)")
+        previous_masked = state.frame * (1.0 - state.clothes_mask)  # h_m^t
+        inputs = encoding.inputs
+        pixels = None
+        if self.uses_prior:
+            pixels = PixelInputs(inputs.source, inputs.person_mask * (1.0 - inputs.removed_mask),
+                                 inputs.background, inputs.garment, inputs.garment_mask)
         generated = self.hsg.generate_from_encodings(
             encoding.source_features, previous_masked, encoding.garment_features, cloth_mask_next,
-            fields, pixels, pixel_prior)
-        output = GenerateOutput(generated.image, fields, generated.composition)
-        return output, FrameState(generated.image, cloth_mask_next, keypoints_next, skeleton_next)
+            motion.fields, pixels, motion.pixel_prior)
+        output = GenerateOutput(generated.image, motion.fields, generated.composition)
+        return output, FrameState(generated.image, cloth_mask_next, motion.keypoints, motion.skeleton)
 
     def prior_flows(self, source_keypoints: Tensor, keypoints: Tensor, keypoints_next: Tensor,
                     size: tuple[int, int]) -> tuple[PriorFlows, Tensor]:

@@ -101,6 +101,7 @@ class MirrorNode(Node):
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, OUTPUT_QOS)
         self.slots: dict[str, LatestSlot] = {}
         self._workers: list[threading.Thread] = []
+        self._worker_slots: list[LatestSlot] = []  # every slot a worker takes from, closed on shutdown
         self._last_input: dict[str, float] = {}  # watched per-frame topic -> monotonic time of last message
         self._started = time.monotonic()
         self.fault_hold_s = self.param("fault_hold_s", FAULT_HOLD_S, "seconds a rejected input or a "
@@ -144,7 +145,21 @@ class MirrorNode(Node):
         self.slots[topic] = slot
         if watched:
             self._last_input[topic] = self._started
+        self.start_worker(f"{self.get_name()}{topic.replace('/', '-')}", slot,
+                          self.guarded(topic, handler), turn)
 
+        def on_message(msg):
+            if watched:
+                self._last_input[topic] = time.monotonic()
+            slot.put((msg, self.now_ns()))
+
+        self.subscribe(msg_type, topic, on_message, qos, **options)
+        return slot
+
+    def start_worker(self, name: str, slot: LatestSlot, handler: Callable,
+                     turn: Callable[[float], bool] | None = None) -> None:
+        """A thread that calls handler(*item) for each item taken from `slot` (waiting for
+        turn(timeout) first, when given) until the slot is closed or the node shuts down."""
         def run():
             name_native_thread(self.get_name())
             self.worker_started()
@@ -157,19 +172,12 @@ class MirrorNode(Node):
                 if slot.closed or not self.context.ok():
                     return
                 if item is not None:
-                    self.guarded(topic, handler)(*item)
+                    handler(*item)
 
-        worker = threading.Thread(target=run, name=f"{self.get_name()}{topic.replace('/', '-')}", daemon=True)
+        worker = threading.Thread(target=run, name=name, daemon=True)
+        self._worker_slots.append(slot)
         self._workers.append(worker)
         worker.start()
-
-        def on_message(msg):
-            if watched:
-                self._last_input[topic] = time.monotonic()
-            slot.put((msg, self.now_ns()))
-
-        self.subscribe(msg_type, topic, on_message, qos, **options)
-        return slot
 
     def worker_started(self) -> None:
         """Called first in each per-frame worker thread (ModelNode sets its torch threads there:
@@ -328,7 +336,7 @@ class MirrorNode(Node):
     def close(self) -> None:
         """Stop the per-frame workers and wait for the frame in hand: a worker still inside a
         step when the node is destroyed would call into a dead rcl node (the process aborts)."""
-        for slot in self.slots.values():
+        for slot in self._worker_slots:
             slot.close()
         for worker in self._workers:
             if worker is not threading.current_thread():

@@ -11,6 +11,11 @@ with the same renderer pose_node uses for /pose/skeleton; keypoints with NaN/inf
 zero-sized image are rejected before anything is drawn. The keypoint prior (realtime preset)
 needs the person mask of h^s that pose_node latches; a source in which pose_node found nobody is
 refused (nothing published, the reason on /diagnostics) until another source comes.
+Two threads (parameter prepare_motion_ahead): one takes the newest keypoints and computes what the
+poses alone decide (SFE's flows, the keypoint geometry: ``GenerationSession.prepare``), the other
+generates; the first takes a new frame only once the second has taken the one it prepared, so
+at most one frame waits between them and it is never older than the newest camera frame was
+when the first thread became free.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ from fashionmirror_ros.nodes.model_node import ModelNode
 from fashionmirror_ros.pipeline.framing import Letterbox
 from fashionmirror_ros.pipeline.images import ImageRejected
 from fashionmirror_ros.pipeline.keypoints import KeypointsRejected, checked_keypoints
+from fashionmirror_ros.pipeline.latest import LatestSlot
 from fashionmirror_ros.pipeline.sessions import GenerationSession, Masks, NotReady
 from sensor_msgs.msg import Image
 
@@ -48,9 +54,20 @@ class HsgNode(ModelNode):
         self.source_pose: tuple[int, object] | None = None  # (stamp ns, model-frame keypoints)
         self.source_person: tuple[int, object] | None = None  # (stamp ns, model-frame mask)
         self.person_in_view = True
+        pipelined = self.param(
+            "prepare_motion_ahead", True, "compute the next frame's SFE flows and keypoint "
+            "geometry on a second thread while the current frame is generated (the step's two "
+            "halves overlap; same frames as in line: docs/bench/bench.md has the gain)")
         self.tryon_pub = self.create_publisher(Image, topics.TRYON_IMAGE, OUTPUT_QOS,
                                               **self.overridable_qos(topics.TRYON_IMAGE))
-        self.subscribe_newest(PoseKeypoints, KEYPOINTS_TOPIC, self.process, OUTPUT_QOS, watched=True)
+        if pipelined:
+            # keypoints -> prepare (this thread) -> one prepared frame -> generate (a second thread)
+            self.prepared = LatestSlot()
+            self.subscribe_newest(PoseKeypoints, KEYPOINTS_TOPIC, self.prepare, OUTPUT_QOS, watched=True,
+                                  turn=self.prepared.wait_until_empty)
+            self.start_worker("hsg_node-generate", self.prepared, self.guarded(KEYPOINTS_TOPIC, self.generate))
+        else:
+            self.subscribe_newest(PoseKeypoints, KEYPOINTS_TOPIC, self.process, OUTPUT_QOS, watched=True)
         self.subscribe(TryOnMasks, MASKS_TOPIC, self.on_masks, LATCHED_QOS)
         self.subscribe(PoseKeypoints, SOURCE_KEYPOINTS_TOPIC, self.on_source_pose, LATCHED_QOS)
         self.subscribe(Image, SOURCE_PERSON_TOPIC, self.on_source_person, LATCHED_QOS)
@@ -129,14 +146,29 @@ class HsgNode(ModelNode):
             self.update_waiting()
 
     def process(self, msg: PoseKeypoints, receive_ns: int) -> None:
+        """One thread: a frame's motion and its generation in line."""
+        keypoints = self.model_keypoints(msg, KEYPOINTS_TOPIC) if msg.person_found else None
+        if msg.person_found and keypoints is None:
+            return
+        self.generate(msg, receive_ns, keypoints)
+
+    def prepare(self, msg: PoseKeypoints, receive_ns: int) -> None:
+        """The first of two threads: the frame's pose inputs and its motion, computed while the
+        frame before is still being generated, handed to ``generate``."""
         if not msg.person_found:
+            self.prepared.put((msg, receive_ns, None))
+            return
+        keypoints = self.model_keypoints(msg, KEYPOINTS_TOPIC)
+        if keypoints is not None:
+            self.prepared.put((msg, receive_ns, self.session.prepare(keypoints)))
+
+    def generate(self, msg: PoseKeypoints, receive_ns: int, keypoints) -> None:
+        """h_g^{t+1} for the frame (keypoints or a prepared frame; None: nobody in view)."""
+        if keypoints is None:
             with self.lock:
                 self.session.reset()
                 self.person_in_view = False
                 self.update_waiting()
-            return
-        keypoints = self.model_keypoints(msg, KEYPOINTS_TOPIC)
-        if keypoints is None:
             return
         try:
             with self.lock:
@@ -148,6 +180,11 @@ class HsgNode(ModelNode):
         self.update_waiting()
         self.tryon_pub.publish(rgb_image_msg(frame, msg.header))
         self.record_latency(msg.header, receive_ns, self.now_ns())
+
+    def status_values(self) -> dict[str, str]:
+        session = self.session
+        return {**super().status_values(), "motions_prepared_ahead": str(session.motions_prepared),
+                "motions_redone": str(session.motions_redone)}
 
 
 def main(args=None) -> int:

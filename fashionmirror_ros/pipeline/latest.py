@@ -26,7 +26,7 @@ class LatestSlot(Generic[Item]):
             self.dropped += int(replaced)
             self.received += 1
             self._item = item
-            self._condition.notify()
+            self._condition.notify_all()
         return replaced
 
     def take(self, timeout: float | None = None) -> Item | None:
@@ -35,7 +35,16 @@ class LatestSlot(Generic[Item]):
             if self._item is None and not self._closed:
                 self._condition.wait(timeout)
             item, self._item = self._item, None
+            self._condition.notify_all()  # a producer may wait for the room (wait_until_empty)
             return item
+
+    def wait_until_empty(self, timeout: float | None = None) -> bool:
+        """Whether the slot is empty (its item taken), waiting up to `timeout` seconds for it: a
+        producer that waits for room before it takes new work hands over nothing stale."""
+        with self._condition:
+            if self._item is not None and not self._closed:
+                self._condition.wait_for(lambda: self._item is None or self._closed, timeout)
+            return self._item is None and not self._closed
 
     @property
     def closed(self) -> bool:

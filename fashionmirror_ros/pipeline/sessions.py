@@ -25,11 +25,12 @@ from __future__ import annotations
 from collections import deque
 from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
-from fashionmirror_ros.models.mirror import SessionInputs, cmn_frames_for
+from fashionmirror_ros.models.mirror import Motion, SessionInputs, cmn_frames_for
 from fashionmirror_ros.models.placement import garment_mask_from_image
 from fashionmirror_ros.pipeline.images import image_crc
 from fashionmirror_ros.pipeline.person_layer import fill_background
@@ -201,6 +202,16 @@ class MaskSession:
             return None, self.cmn.next_cloth_mask_from_embeddings(*wanted, self.garment_embedding, size)
 
 
+class PreparedFrame(NamedTuple):
+    """A camera frame's pose, ready for ``GenerationSession.step``."""
+
+    keypoints: np.ndarray  # model-frame keypoints (137, 3)
+    keypoints_tensor: torch.Tensor  # (1, 137, 3) on the device
+    skeleton: torch.Tensor  # p^{t+1} (1, 3, S, S)
+    motion: Motion | None = None  # computed ahead (``GenerationSession.prepare``)
+    encoding: object | None = None  # the SessionEncoding the motion was computed with
+
+
 class NotReady(RuntimeError):
     """The generator lacks an input; str(error) names it."""
 
@@ -230,8 +241,13 @@ class GenerationSession:
         self.cloth_mask: torch.Tensor | None = None
         self.encoding = None  # SessionEncoding, once per (h^s, person, C, M_r, p^0)
         self.state = None  # FrameState of the newest frame, None before the first
+        # the pose (keypoints, skeleton tensors) of the newest frame whose motion was computed:
+        # where the next frame's motion starts (``prepare``)
+        self.motion_start: tuple[torch.Tensor, torch.Tensor] | None = None
         self.newest_offer: Masks | None = None
         self.frames_generated = 0
+        self.motions_prepared = 0  # computed ahead by ``prepare``
+        self.motions_redone = 0  # of those, found stale by ``step`` and computed again
 
     def skeleton(self, keypoints: np.ndarray) -> torch.Tensor:
         """p^t (1, 3, S, S) from model-frame keypoints (137, 3)."""
@@ -290,6 +306,7 @@ class GenerationSession:
     def reset(self) -> None:
         """Restart the recurrence at h^0 = h^s (new inputs, or the person left the view)."""
         self.state = None
+        self.motion_start = None
 
     def offer_masks(self, masks: Masks) -> bool:
         """Use `masks` if they were computed for this source and garment.
@@ -332,21 +349,54 @@ class GenerationSession:
                              self.skeleton(pose), self.person_mask, self.background, self.garment_mask)
 
     @torch.inference_mode()
-    def step(self, keypoints: np.ndarray) -> np.ndarray:
+    def prepare(self, keypoints: np.ndarray) -> PreparedFrame:
+        """Frame t+1's pose inputs and, when it can be known ahead, its motion (SFE and the
+        keypoint geometry, ``FashionMirror.motion``), computed while frame t may still be
+        generating: hsg_node runs this on a second thread. The motion starts from the pose of the
+        frame prepared before (or p^0 after a restart). It may turn out stale (the session
+        restarted, new inputs came): ``step`` checks and computes it again, so a race costs time,
+        never a wrong frame. No motion before the session's first frame (no encoding yet)."""
+        prepared = self.prepare_inputs(keypoints)
+        encoding, start = self.encoding, self.motion_start  # read once: other threads may replace them
+        if encoding is None:
+            return prepared
+        if start is None:
+            start = (encoding.inputs.source_keypoints, encoding.inputs.source_skeleton)
+        with self.options.autocast():
+            motion = self.model.motion(encoding, *start, prepared.keypoints_tensor, prepared.skeleton)
+        self.motion_start = (prepared.keypoints_tensor, prepared.skeleton)
+        self.motions_prepared += 1
+        return prepared._replace(motion=motion, encoding=encoding)
+
+    @torch.inference_mode()
+    def step(self, keypoints: np.ndarray | PreparedFrame) -> np.ndarray:
         """One frame: the model's recurrent step (SFE eq. 4, HSG eq. 8) -> h_g^{t+1} as (S, S, 3)
-        uint8. h^0 = h^s is masked with M_r, a generated h^t with its clothing mask M_c^t."""
+        uint8. h^0 = h^s is masked with M_r, a generated h^t with its clothing mask M_c^t.
+        ``keypoints``: model-frame keypoints (137, 3), or a frame ``prepare`` made of them."""
         reason = self.missing()
         if reason:
             raise NotReady(reason)
+        prepared = keypoints if isinstance(keypoints, PreparedFrame) else self.prepare_inputs(keypoints)
         with self.options.autocast():
             if self.encoding is None:
-                self.encoding = self.model.encode_session(self._session_inputs(keypoints),
+                self.encoding = self.model.encode_session(self._session_inputs(prepared.keypoints),
                                                           self.replace_worn_garment)
             if self.state is None:
                 self.state = self.model.first_state(self.encoding.inputs)
-            output, state = self.model.step(self.encoding, self.state, self.keypoints_tensor(keypoints),
-                                            self.skeleton(keypoints), self.cloth_mask)
+            motion = prepared.motion
+            if motion is not None and not (prepared.encoding is self.encoding and motion.starts_from(self.state)):
+                self.motions_redone += 1
+                motion = None
+            if motion is None:
+                motion = self.model.motion(self.encoding, self.state.keypoints, self.state.skeleton,
+                                           prepared.keypoints_tensor, prepared.skeleton)
+                self.motion_start = (prepared.keypoints_tensor, prepared.skeleton)
+            output, state = self.model.render(self.encoding, self.state, motion, self.cloth_mask)
         frame = checked(output.image, "h_g^{t+1}").float().clamp_(0, 1)
         self.state = state._replace(frame=frame)
         self.frames_generated += 1
         return to_uint8_image(frame)
+
+    def prepare_inputs(self, keypoints: np.ndarray) -> PreparedFrame:
+        """A frame's pose inputs without its motion (``step`` computes it in line)."""
+        return PreparedFrame(keypoints, self.keypoints_tensor(keypoints), self.skeleton(keypoints))
