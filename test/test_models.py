@@ -251,7 +251,8 @@ def test_hsg_fusion_is_equation_8(config):
     e_t, e_s, e_c, e_mc = (torch.randn(1, 16, 8, 8) for _ in range(4))
     flow, mask = torch.randn(1, 2, 8, 8), torch.rand(1, 1, 8, 8)
     identity = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
-    fused = hsg.fuse_level(e_t, e_s, e_c, e_mc, FlowField(flow, mask, 1 / 8), identity, lambda_ci=0.7)
+    field = FlowField(flow, mask, 1 / 8)
+    fused = hsg.fuse_level(e_t, hsg.source_boost(e_s, field), e_c, e_mc, field, identity, lambda_ci=0.7)
     expected = (gaussian_warp(e_t, flow, config.hsg.warp_sigma)
                 + config.hsg.lambda_hs * e_s * mask + 0.7 * e_c * e_mc)
     assert torch.allclose(fused, expected, atol=1e-5)
@@ -551,25 +552,24 @@ def test_same_garment_tells_the_worn_garment_from_another():
 
 
 def test_cmn_mask_falls_back_to_the_placement_only_where_cmn_missed_the_person():
-    from fashionmirror_ros.models.hsg import HumanSequenceGenerator, PixelInputs, PixelPrior
+    from fashionmirror_ros.models.hsg import GarmentSTN, HumanSequenceGenerator
 
     garment_mask = torch.zeros(1, 1, SIZE, SIZE)
     garment_mask[..., 16:48, 16:48] = 1.0
     identity = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+    placed = GarmentSTN.warp(garment_mask, identity).clamp(0.0, 1.0)
     no_face = torch.zeros(1, 1, SIZE, SIZE)
-    pixels = PixelInputs(*(torch.zeros(1, c, SIZE, SIZE) for c in (3, 1, 3, 3)), garment_mask)
-    prior = PixelPrior(torch.zeros(1, 2, SIZE, SIZE), torch.ones(1, 1, SIZE, SIZE), identity, no_face)
     cmn_agrees = torch.zeros(1, 1, SIZE, SIZE)
     cmn_agrees[..., 20:48, 16:48] = 1.0  # covers most of the placed garment, in its own shape
-    kept = HumanSequenceGenerator.cloth_mask_with_placement(cmn_agrees, pixels, prior)
+    kept = HumanSequenceGenerator.cloth_mask_with_placement(cmn_agrees, placed, no_face)
     assert torch.allclose(kept, cmn_agrees, atol=1e-4)
     cmn_missed = torch.zeros(1, 1, SIZE, SIZE)
     cmn_missed[..., 0:6, 0:6] = 1.0  # on the background
-    fallback = HumanSequenceGenerator.cloth_mask_with_placement(cmn_missed, pixels, prior)
+    fallback = HumanSequenceGenerator.cloth_mask_with_placement(cmn_missed, placed, no_face)
     assert fallback[0, 0, 30, 30] > 0.99 and fallback[0, 0, 2, 2] > 0.99
     face = torch.zeros(1, 1, SIZE, SIZE)
     face[..., 16:24, 16:48] = 1.0
-    assert HumanSequenceGenerator.cloth_mask_with_placement(cmn_missed, pixels, prior._replace(face=face))[0, 0, 20, 30] == 0
+    assert HumanSequenceGenerator.cloth_mask_with_placement(cmn_missed, placed, face)[0, 0, 20, 30] == 0
 
 
 def test_the_stn_correction_stays_within_its_limit_and_is_free_without_one():

@@ -222,8 +222,10 @@ def model_section(preset: str, clip, settings: dict, peaks: dict, entry: dict):
     variants = ("channels_last",) if heavy else VARIANTS
     timing_settings = dict(settings, timing_min_repeats=1) if heavy else settings
     print(f"[{preset}] in-process forward times ({', '.join(variants)}):", flush=True)
+    # a quick (CI-sized) run times one thread: the 2-thread ratios are for full runs
+    threads_list = (1,) if settings["quick"] else (1, 2)
     timings = _guard(f"{preset} forward timing", entry, "forward",
-                     lambda: time_networks(model, clip, gflops, timing_settings, variants, (1, 2)))
+                     lambda: time_networks(model, clip, gflops, timing_settings, variants, threads_list))
     if "error" not in timings:
         entry["optimisation_steps"] = optimisation_steps(timings)
         for threads in (1, 2):

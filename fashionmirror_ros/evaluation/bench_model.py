@@ -84,7 +84,8 @@ def network_calls(model, clip, channels_last: bool, autocast) -> dict:
     format of the variant (the session encodings under its autocast, as the nodes build them)."""
     import torch
 
-    from fashionmirror_ros.models.hsg import PixelInputs, PixelPrior
+    from fashionmirror_ros.models.hsg import SourceSide
+    from fashionmirror_ros.models.prior import composite_person
     from fashionmirror_ros.models.mirror import SessionInputs
     from fashionmirror_ros.models.placement import keypoint_placement
     from fashionmirror_ros.pose.skeleton import render_skeleton
@@ -123,19 +124,13 @@ def network_calls(model, clip, channels_last: bool, autocast) -> dict:
                                                    next_keypoints, (size, size))
             placement = keypoint_placement(encoding.garment_landmarks, next_keypoints, size,
                                            model.config.prior.min_confidence)
-            geometry = {"source_flow": source_flow, "support": prior.support, "placement": placement}
-            if "face" in PixelPrior._fields:  # where C never goes (the model computes it per frame)
-                from fashionmirror_ros.pose.part_flow import face_region
-
-                geometry["face"] = face_region(next_keypoints, size, size,
-                                               model.config.prior.min_confidence).to(source_flow.dtype)
-        pixels = PixelInputs(inputs.source, inputs.person_mask, inputs.background, inputs.garment,
-                             inputs.garment_mask)
-        pixel_prior = PixelPrior(**geometry)
         painted_and_logits = torch.rand(1, 6, size, size, generator=torch.Generator().manual_seed(0))
+        pixels = encoding.pixels
 
-        def composition():
-            candidates = model.hsg.pixel_candidates(pixels, pixel_prior, placement)
+        def composition():  # the pixel warp of h^s (HSG.source_side's part), the placed C, the blend
+            person, alpha = composite_person(pixels.source, pixels.person_alpha, pixels.background,
+                                             source_flow, prior.support)
+            candidates = model.hsg.pixel_candidates(SourceSide({}, person, alpha), pixels, placement)
             return model.hsg.compose(painted_and_logits, candidates, blank)
 
         calls["composition"] = composition

@@ -33,7 +33,8 @@ Open choices
   pixel shuffle turns into the full-resolution image (no full-resolution conv, for CPU speed).
 - Pose enters HSG through F^t, m^t and M_c^{t+1} only, as eq. 8 states.
 - Streaming: ``encode_source`` and ``encode_garment`` can be cached (the source and garment do not
-  change between frames); ``generate_from_encodings`` does the per-frame work.
+  change between frames); per frame, ``source_side`` takes what h^s contributes once the flows
+  are known (it does not need h^t), ``generate_from_encodings`` the rest.
 
 With the keypoint prior (ours, ``PriorConfig``; the ``paper`` preset keeps the literal eq. 8):
 - F^t is the prior flow p^{t+1} -> p^t plus SFE's residual (see ``sfe``).
@@ -162,6 +163,18 @@ class PixelPrior(NamedTuple):
     face: Tensor  # (B, 1, H, W) where the face is (pose/part_flow.face_region): never a garment
 
 
+class SourceSide(NamedTuple):
+    """What a step takes from h^s once its flows are known and before h^t is (ours: so hsg_node
+    can compute it on its motion thread, ``FashionMirror.motion``): eq. 8's second term at each
+    attentive stride and, with the composition, the pixel-warped h^s and C's mask at the
+    keypoint placement."""
+
+    boosts: dict[int, Tensor]  # lambda_hs e_m^s m^t by stride (e_m^s warped along F^s with the prior)
+    person: Tensor | None = None  # (B, 3, H, W) h^s's person layer warped over its background
+    person_alpha: Tensor | None = None  # (B, 1, H, W)
+    placed_mask: Tensor | None = None  # (B, 1, H, W) C's mask where the keypoint placement puts it
+
+
 class HSGOutput(NamedTuple):
     image: Tensor  # h_g^{t+1} (B, 3, H, W) in [0, 1]
     composition: Tensor | None  # (B, 3, H, W) weights of warped h^s, placed C, decoder
@@ -229,17 +242,43 @@ class HumanSequenceGenerator(nn.Module):
     def forward(self, source_masked: Tensor, previous_masked: Tensor, garment: Tensor,
                 cloth_mask_next: Tensor, flow_fields: Sequence[FlowField]) -> Tensor:
         """The literal model's step (no prior): h_g^{t+1}."""
-        return self.generate_from_encodings(self.encode_source(source_masked), previous_masked,
-                                            self.encode_garment(garment), cloth_mask_next,
-                                            flow_fields).image
+        source_side = self.source_side(self.encode_source(source_masked), flow_fields)
+        return self.generate_from_encodings(source_side, previous_masked, self.encode_garment(garment),
+                                            cloth_mask_next, flow_fields).image
 
-    def generate_from_encodings(self, source_features: dict[int, Tensor], previous_masked: Tensor,
+    def source_side(self, source_features: dict[int, Tensor], flow_fields: Sequence[FlowField],
+                    pixels: PixelInputs | None = None, pixel_prior: PixelPrior | None = None) -> SourceSide:
+        """h^s's part of the step (``SourceSide``); ``pixels`` and ``pixel_prior`` with the
+        composition."""
+        fields = self._fields_by_stride(flow_fields)
+        boosts = {stride: self.source_boost(source_features[stride], fields[stride])
+                  for stride in self.attentive_strides}
+        if not self.composes:
+            return SourceSide(boosts)
+        person, alpha = composite_person(pixels.source, pixels.person_alpha, pixels.background,
+                                         pixel_prior.source_flow, pixel_prior.support)
+        placed_mask = GarmentSTN.warp(pixels.garment_mask, pixel_prior.placement).clamp(0.0, 1.0)
+        return SourceSide(boosts, person, alpha, placed_mask)
+
+    def source_boost(self, e_m_s: Tensor, field: FlowField) -> Tensor:
+        """Eq. 8's second term at one attentive layer: lambda_hs e_m^s m^t (with the prior's
+        ``warped_source_boost``, e_m^s moved along F^s first)."""
+        size = tuple(e_m_s.shape[-2:])
+        selection = field.selection_mask
+        if tuple(selection.shape[-2:]) != size:
+            selection = F.interpolate(selection, size=size, mode="bilinear", align_corners=False)
+        if self.prior is not None and self.prior.warped_source_boost:
+            e_m_s = gaussian_warp(e_m_s, resize_flow(field.source_flow, size), self.config.warp_sigma)
+        return self.config.lambda_hs * e_m_s * selection
+
+    def generate_from_encodings(self, source_side: SourceSide, previous_masked: Tensor,
                                 garment_features: dict[int, Tensor], cloth_mask_next: Tensor,
                                 flow_fields: Sequence[FlowField], pixels: PixelInputs | None = None,
                                 pixel_prior: PixelPrior | None = None) -> HSGOutput:
         fields = self._fields_by_stride(flow_fields)
         if self.composes:
-            cloth_mask_next = self.cloth_mask_with_placement(cloth_mask_next, pixels, pixel_prior)
+            cloth_mask_next = self.cloth_mask_with_placement(cloth_mask_next, source_side.placed_mask,
+                                                             pixel_prior.face)
         previous_features = self._at_strides(self.human_encoder(previous_masked))
         mask_features = self._at_strides(self.mask_encoder(cloth_mask_next))
         coarsest = max(self.attentive_strides)
@@ -250,55 +289,46 @@ class HumanSequenceGenerator(nn.Module):
         fused = {}
         for stride, lambda_ci in zip(self.attentive_strides, self.config.lambda_ci):
             fused[stride] = self.fuse_level(
-                previous_features[stride], source_features[stride], garment_features[stride],
+                previous_features[stride], source_side.boosts[stride], garment_features[stride],
                 mask_features[stride], fields[stride], theta, lambda_ci)
         output_size = tuple(previous_masked.shape[-2:])
         if not self.composes:
             return HSGOutput(self._to_output(self.decode(fused), output_size), None)
-        candidates = self.pixel_candidates(pixels, pixel_prior, theta)
+        candidates = self.pixel_candidates(source_side, pixels, theta)
         guidance = torch.cat([*candidates, cloth_mask_next], 1)  # (B, 9, H, W)
         features = self.decode(fused, self.guidance(half_size(guidance)))
         face = pixel_prior.face if self.prior.face_from_source else None
         return self.compose(self._to_output(features, output_size), candidates, cloth_mask_next, face)
 
-    def fuse_level(self, e_m_t: Tensor, e_m_s: Tensor, e_c: Tensor, e_mc: Tensor,
+    def fuse_level(self, e_m_t: Tensor, source_boost: Tensor, e_c: Tensor, e_mc: Tensor,
                    field: FlowField, theta: Tensor, lambda_ci: float) -> Tensor:
-        """Eq. 8 at one attentive layer (with the prior: the source term warped, see above)."""
+        """Eq. 8 at one attentive layer, its second term given (``source_boost``)."""
         size = tuple(e_m_t.shape[-2:])
-        flow = resize_flow(field.flow, size)
-        selection = field.selection_mask
-        if tuple(selection.shape[-2:]) != size:
-            selection = F.interpolate(selection, size=size, mode="bilinear", align_corners=False)
-        warped_previous = gaussian_warp(e_m_t, flow, self.config.warp_sigma)
-        if self.prior is not None and self.prior.warped_source_boost:
-            e_m_s = gaussian_warp(e_m_s, resize_flow(field.source_flow, size), self.config.warp_sigma)
-        source_boost = self.config.lambda_hs * e_m_s * selection
+        warped_previous = gaussian_warp(e_m_t, resize_flow(field.flow, size), self.config.warp_sigma)
         garment_term = lambda_ci * GarmentSTN.warp(e_c, theta) * e_mc
         return warped_previous + source_boost + garment_term
 
     @staticmethod
-    def cloth_mask_with_placement(cloth_mask: Tensor, pixels: PixelInputs, prior: PixelPrior) -> Tensor:
-        """M_c^{t+1} as HSG uses it with the composition, kept off the face. Where CMN's mask
-        covers little of where the keypoint placement puts C, CMN has missed the person (it
-        learned on generated people: on a real photo it marked the neck and the background) and
-        the placement stands in; where it covers much, CMN's own shape is kept (it knows the
-        sleeves, the occluding arms). Agreement = share of the placed C that CMN covers:
-        measured 0.54-0.96 on generated clips, 0.05-0.10 on a real photo."""
-        placed = GarmentSTN.warp(pixels.garment_mask, prior.placement).clamp(0.0, 1.0)
+    def cloth_mask_with_placement(cloth_mask: Tensor, placed: Tensor, face: Tensor) -> Tensor:
+        """M_c^{t+1} as HSG uses it with the composition, kept off the ``face``; ``placed``: C's
+        mask at the keypoint placement. Where CMN's mask covers little of where the placement
+        puts C, CMN has missed the person (it learned on generated people: on a real photo it
+        marked the neck and the background) and the placement stands in; where it covers much,
+        CMN's own shape is kept (it knows the sleeves, the occluding arms). Agreement = share of
+        the placed C that CMN covers: measured 0.54-0.96 on generated clips, 0.05-0.10 on a real
+        photo."""
         agreement = (cloth_mask * placed).sum((1, 2, 3)) / placed.sum((1, 2, 3)).clamp_min(1.0)
         trust = ((agreement - CMN_TRUST_FROM) / (CMN_TRUST_AT - CMN_TRUST_FROM)).clamp(0.0, 1.0)
         trust = trust.view(-1, 1, 1, 1)
         united = torch.maximum(cloth_mask, placed)
-        return (trust * cloth_mask + (1.0 - trust) * united) * (1.0 - prior.face)
+        return (trust * cloth_mask + (1.0 - trust) * united) * (1.0 - face)
 
     @staticmethod
-    def pixel_candidates(pixels: PixelInputs, prior: PixelPrior, theta: Tensor) -> tuple[Tensor, ...]:
+    def pixel_candidates(source_side: SourceSide, pixels: PixelInputs, theta: Tensor) -> tuple[Tensor, ...]:
         """(warped h^s over its background (B,3,H,W), its alpha (B,1,H,W), placed C (B,3,H,W)
         premultiplied, its alpha (B,1,H,W))."""
-        person, alpha = composite_person(pixels.source, pixels.person_alpha, pixels.background,
-                                         prior.source_flow, prior.support)
         placed = GarmentSTN.warp(torch.cat([pixels.garment * pixels.garment_mask, pixels.garment_mask], 1), theta)
-        return person, alpha, placed[:, :3], placed[:, 3:].clamp(0.0, 1.0)
+        return source_side.person, source_side.person_alpha, placed[:, :3], placed[:, 3:].clamp(0.0, 1.0)
 
     def decode(self, fused: dict[int, Tensor], guidance: Tensor | None = None) -> Tensor:
         """e_g^{t+1} at every attentive stride -> decoder features at stride 2 (B, w_0, H/2, W/2);

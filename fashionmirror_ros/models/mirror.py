@@ -35,7 +35,7 @@ from fashionmirror_ros.pose.part_flow import face_region, keypoint_flow
 
 from .cmn import CoAttentionMaskNetwork
 from .config import ModelConfig, get_preset
-from .hsg import HumanSequenceGenerator, PixelInputs, PixelPrior
+from .hsg import HumanSequenceGenerator, PixelInputs, PixelPrior, SourceSide
 from .garment_match import same_garment
 from .placement import garment_footprint, garment_landmarks, keypoint_placement
 from .sfe import FlowField, PriorFlows, SkeletonFlowExtractor
@@ -73,6 +73,7 @@ class SessionEncoding(NamedTuple):
     source_features: dict  # (e_m^s)_i by stride
     garment_features: dict  # (e_c)_i by stride
     garment_landmarks: Tensor | None  # C's collar and shoulder band (placement.py)
+    pixels: PixelInputs | None = None  # the composition's full-resolution inputs, with the prior
 
 
 class FrameState(NamedTuple):
@@ -92,6 +93,7 @@ class Motion(NamedTuple):
     skeleton: Tensor  # p^{t+1} (B, 3, H, W)
     fields: list[FlowField]  # F^t, m^t per attentive layer, coarse to fine (SFE eq. 4)
     pixel_prior: PixelPrior | None  # with the prior: the full-resolution geometry of the composition
+    source_side: SourceSide  # h^s's part of eq. 8 and of the composition along these flows
 
     def starts_from(self, state: FrameState) -> bool:
         """Whether this motion was computed from ``state``'s pose (the same keypoints tensor)."""
@@ -148,9 +150,13 @@ class FashionMirror(nn.Module):
         if self.uses_prior:
             inputs = inputs._replace(removed_mask=self.removed_for_generation(inputs, replace_worn_garment))
         source_masked = inputs.source * (1.0 - inputs.removed_mask)  # h_m^s
-        landmarks = garment_landmarks(inputs.garment_mask) if self.uses_prior else None
+        landmarks = pixels = None
+        if self.uses_prior:
+            landmarks = garment_landmarks(inputs.garment_mask)
+            pixels = PixelInputs(inputs.source, inputs.person_mask * (1.0 - inputs.removed_mask),
+                                 inputs.background, inputs.garment, inputs.garment_mask)
         return SessionEncoding(inputs, self.hsg.encode_source(source_masked),
-                               self.hsg.encode_garment(inputs.garment), landmarks)
+                               self.hsg.encode_garment(inputs.garment), landmarks, pixels)
 
     def removed_for_generation(self, inputs: SessionInputs, replace_worn_garment: bool) -> Tensor:
         """M_r as the realtime generator uses it (ours). CMN's M_r marks the clothes h^s wears;
@@ -190,8 +196,8 @@ class FashionMirror(nn.Module):
 
     def motion(self, encoding: SessionEncoding, keypoints: Tensor, skeleton: Tensor,
                keypoints_next: Tensor, skeleton_next: Tensor) -> Motion:
-        """The part of a step that reads the poses alone: SFE (eq. 4) on p^t -> p^{t+1} and,
-        with the prior, the keypoint geometry. It does not need h^t, so a stream can compute
+        """The part of a step that reads the poses alone: SFE (eq. 4) on p^t -> p^{t+1}, with the
+        prior the keypoint geometry, and h^s's part of HSG along the flows. It does not need h^t, so a stream can compute
         frame t+1's motion while frame t is still being generated (hsg_node does)."""
         prior = pixel_prior = None
         if self.uses_prior:
@@ -205,7 +211,8 @@ class FashionMirror(nn.Module):
                 keypoint_placement(encoding.garment_landmarks, keypoints_next,
                                    self.config.image_size, confidence),
                 face_region(keypoints_next, *skeleton_next.shape[-2:], confidence).to(skeleton_next.dtype))
-        return Motion(keypoints, keypoints_next, skeleton_next, fields, pixel_prior)
+        source_side = self.hsg.source_side(encoding.source_features, fields, encoding.pixels, pixel_prior)
+        return Motion(keypoints, keypoints_next, skeleton_next, fields, pixel_prior, source_side)
 
     def render(self, encoding: SessionEncoding, state: FrameState, motion: Motion,
                cloth_mask_next: Tensor) -> tuple[GenerateOutput, FrameState]:
@@ -215,14 +222,9 @@ class FashionMirror(nn.Module):
             raise ValueError("this motion was computed from another pose than the state's p^t "
                              "(compute it again with FashionMirror.motion)")
         previous_masked = state.frame * (1.0 - state.clothes_mask)  # h_m^t
-        inputs = encoding.inputs
-        pixels = None
-        if self.uses_prior:
-            pixels = PixelInputs(inputs.source, inputs.person_mask * (1.0 - inputs.removed_mask),
-                                 inputs.background, inputs.garment, inputs.garment_mask)
         generated = self.hsg.generate_from_encodings(
-            encoding.source_features, previous_masked, encoding.garment_features, cloth_mask_next,
-            motion.fields, pixels, motion.pixel_prior)
+            motion.source_side, previous_masked, encoding.garment_features, cloth_mask_next,
+            motion.fields, encoding.pixels, motion.pixel_prior)
         output = GenerateOutput(generated.image, motion.fields, generated.composition)
         return output, FrameState(generated.image, cloth_mask_next, motion.keypoints, motion.skeleton)
 
