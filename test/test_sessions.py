@@ -53,17 +53,34 @@ def skeletons_of(keypoints, options):
     return torch.stack([image_tensor(render_skeleton(k, SIZE, SIZE), options)[0] for k in keypoints])[None]
 
 
-@pytest.mark.parametrize("prior", [False, True], ids=["literal", "prior"])
-def test_generation_session_matches_generate_sequence(options, clip, prior):
+def streaming_session(options, clip, prior: bool) -> tuple[GenerationSession, np.ndarray]:
+    """hsg_node's session on a tiny model with the clip's source (and its person mask, returned
+    too), garment and source pose; no masks yet."""
     torch.manual_seed(0)
     model = FashionMirror(tiny_config(SIZE, prior=prior)).eval()
-    frames, garment, masks, keypoints = clip
+    frames, garment, _, keypoints = clip
     person = np.zeros((SIZE, SIZE), np.uint8)
     person[8:56, 16:48] = 1
     session = GenerationSession(model, options, SIZE)
     session.set_source(frames[0], person)
     session.set_garment(garment)
     session.set_source_pose(keypoints[0])
+    return session, person
+
+
+def prior_session(options, clip) -> GenerationSession:
+    """``streaming_session`` of the prior model with M_r = masks[0] and M_c = masks[1]."""
+    session, _ = streaming_session(options, clip, prior=True)
+    masks = clip[2]
+    assert session.offer_masks(Masks(masks[0], masks[1], True, session.source_crc, session.garment_crc))
+    return session
+
+
+@pytest.mark.parametrize("prior", [False, True], ids=["literal", "prior"])
+def test_generation_session_matches_generate_sequence(options, clip, prior):
+    session, person = streaming_session(options, clip, prior)
+    model = session.model
+    frames, garment, masks, keypoints = clip
     streamed = []
     for t in range(1, STEPS + 1):
         assert session.offer_masks(Masks(masks[0], masks[t], True, session.source_crc, session.garment_crc))
@@ -77,22 +94,6 @@ def test_generation_session_matches_generate_sequence(options, clip, prior):
     for generated, output in zip(streamed, outputs):
         expected = to_uint8_image(output.image)
         assert np.abs(generated.astype(int) - expected.astype(int)).max() <= 1
-
-
-def prior_session(options, clip):
-    """A GenerationSession of the tiny prior model with the clip's source, garment, pose and
-    masks M_r = masks[0], M_c = masks[1]."""
-    torch.manual_seed(0)
-    model = FashionMirror(tiny_config(SIZE, prior=True)).eval()
-    frames, garment, masks, keypoints = clip
-    person = np.zeros((SIZE, SIZE), np.uint8)
-    person[8:56, 16:48] = 1
-    session = GenerationSession(model, options, SIZE)
-    session.set_source(frames[0], person)
-    session.set_garment(garment)
-    session.set_source_pose(keypoints[0])
-    assert session.offer_masks(Masks(masks[0], masks[1], True, session.source_crc, session.garment_crc))
-    return session
 
 
 def test_motion_prepared_ahead_gives_the_frames_computed_in_line(options, clip):
