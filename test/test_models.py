@@ -26,6 +26,7 @@ from fashionmirror_ros.models import (
 from fashionmirror_ros.models.backbones import vgg19_layer_indices
 from fashionmirror_ros.models.hsg import GarmentSTN
 from fashionmirror_ros.models.layers import fold_batch_norms
+from fashionmirror_ros.models.traced import trace_motion
 from fashionmirror_ros.models.mirror import SessionInputs, cmn_frames_for
 from fashionmirror_ros.models.prior import keypoint_warp
 from fashionmirror_ros.pose.layout import BODY
@@ -328,6 +329,49 @@ def test_folding_batch_norms_keeps_every_output_and_leaves_no_batch_norm_in_the_
 
     for expected, actual in zip(outputs(model), outputs(served)):
         assert torch.allclose(expected, actual, atol=1e-5), (expected - actual).abs().max()
+
+
+@pytest.mark.parametrize("prior", [False, True], ids=["literal", "prior"])
+def test_traced_motion_gives_the_eager_motion_and_steps_aside_for_other_shapes(prior):
+    """hsg_node runs the prior flows and SFE traced (models/traced.py): the same flows for poses
+    with joints missing, and the eager modules for a batch the trace was not made for."""
+    torch.manual_seed(0)
+    model = _with_trained_statistics(FashionMirror(tiny_config(SIZE, prior=prior))).eval()
+    pose = torch.zeros(1, 137, 3)
+    joints = {"Neck": (32, 14), "RShoulder": (26, 16), "LShoulder": (38, 16), "MidHip": (32, 34),
+              "RHip": (28, 34), "LHip": (36, 34), "RElbow": (24, 25), "RWrist": (23, 33),
+              "LElbow": (40, 25), "LWrist": (41, 33), "Nose": (32, 8), "REye": (31, 7), "LEye": (33, 7)}
+    for name, (x, y) in joints.items():
+        pose[0, BODY[name]] = torch.tensor([x, y, 1.0])
+    moved, no_hips, no_arm = pose.clone(), pose.clone(), pose.clone()
+    moved[0, :, :2] += torch.tensor([5.0, 2.0])
+    no_hips[0, [BODY["MidHip"], BODY["RHip"], BODY["LHip"]], 2] = 0.0
+    no_arm[0, [BODY["RElbow"], BODY["RWrist"]], 2] = 0.0
+    inputs = session(images(1, seed=1), torch.zeros(1, 1, SIZE, SIZE), images(1, seed=2),
+                     images(1, seed=3), pose)
+    with torch.no_grad():
+        encoding = model.encode_session(inputs)
+        cases = [(pose, moved), (moved, no_hips), (no_hips, no_arm), (pose, torch.zeros_like(pose))]
+        eager = [model.motion(encoding, a, images(1, seed=4), b, images(1, seed=5)) for a, b in cases]
+        trace_motion(model)
+        traced = [model.motion(encoding, a, images(1, seed=4), b, images(1, seed=5)) for a, b in cases]
+    for expected, actual in zip(eager, traced):
+        for want, got in zip(expected.fields, actual.fields):
+            for a, b in zip(want, got):
+                assert a == b if isinstance(a, float) else (a is None and b is None) or torch.equal(a, b)
+        if prior:
+            assert torch.equal(expected.pixel_prior.source_flow, actual.pixel_prior.source_flow)
+    assert model.traced_motion.fits(images(1)) and not model.traced_motion.fits(images(2))
+    pair = session(images(2, seed=1), torch.zeros(2, 1, SIZE, SIZE), images(2, seed=2), images(2, seed=3),
+                   torch.cat([pose, pose]))
+    with torch.no_grad():  # a batch of two: the eager modules, whatever the trace
+        encoding = model.encode_session(pair)
+        arguments = (encoding, torch.cat([pose, moved]), images(2, seed=4), torch.cat([moved, no_hips]),
+                     images(2, seed=5))
+        with_trace = model.motion(*arguments)
+        model.traced_motion = None
+        without = model.motion(*arguments)
+    assert torch.equal(with_trace.fields[-1].flow, without.fields[-1].flow)
 
 
 def test_cmn_schedule_is_single_for_two_frames_then_multi():

@@ -25,13 +25,14 @@ import threading
 from fashionmirror_ros import topics
 from fashionmirror_ros.msg import PoseKeypoints, TryOnMasks
 from fashionmirror_ros.messages import decode_mask, rgb_image_msg, stamp_ns
+from fashionmirror_ros.models.traced import trace_motion
 from fashionmirror_ros.nodes.common import LATCHED_QOS, OUTPUT_QOS, spin_node
 from fashionmirror_ros.nodes.model_node import ModelNode
 from fashionmirror_ros.pipeline.framing import Letterbox
 from fashionmirror_ros.pipeline.images import ImageRejected
 from fashionmirror_ros.pipeline.keypoints import KeypointsRejected, checked_keypoints
 from fashionmirror_ros.pipeline.latest import LatestSlot
-from fashionmirror_ros.pipeline.sessions import GenerationSession, Masks, NotReady
+from fashionmirror_ros.pipeline.sessions import GenerationSession, Masks, NotReady, warm_up
 from sensor_msgs.msg import Image
 
 KEYPOINTS_TOPIC = topics.POSE_KEYPOINTS
@@ -54,6 +55,11 @@ class HsgNode(ModelNode):
         self.source_pose: tuple[int, object] | None = None  # (stamp ns, model-frame keypoints)
         self.source_person: tuple[int, object] | None = None  # (stamp ns, model-frame mask)
         self.person_in_view = True
+        if self.param("trace_motion", True, "run the prior flows and SFE as TorchScript (same "
+                      "frames; the GIL is released while they run, which the two threads of "
+                      "prepare_motion_ahead need)"):
+            trace_motion(self.model)
+            warm_up(self.model, self.options, self.image_size)  # the traces' first runs are slow
         pipelined = self.param(
             "prepare_motion_ahead", True, "compute the next frame's SFE flows and keypoint "
             "geometry on a second thread while the current frame is generated (the step's two "
