@@ -52,7 +52,7 @@ def live_configurations(estimators: list[str], with_variants: bool,
     configurations); with_variants, the fastest estimator also: in one process (with a
     SingleThreadedExecutor, and with a MultiThreadedExecutor); estimating every camera frame
     (pose_node not paced to hsg_node); with hsg_node generating in line (its motion not prepared
-    ahead on a second thread); with one more torch thread for
+    ahead on a second thread); with hsg_node's motion eager (not traced); with one more torch thread for
     hsg_node; with hsg_node in fp32 instead of the file's bf16 autocast; with hsg_node alone on
     one CPU and the other two nodes on another."""
     import os
@@ -85,6 +85,10 @@ def live_configurations(estimators: list[str], with_variants: bool,
                                       threads=base, variant="in_line",
                                       node_parameters={"hsg_node": {"prepare_motion_ahead": False}}),
                           cameras=("640x480", REAL_VIDEO)),
+        LiveConfiguration(GraphConfig(f"{name}, 3 processes, hsg_node's motion eager (not traced)", fastest,
+                                      threads=base, variant="eager_motion",
+                                      node_parameters={"hsg_node": {"trace_motion": False}}),
+                          cameras=("640x480",)),
         LiveConfiguration(GraphConfig(f"{name}, 3 processes, hsg_node in fp32", fastest, threads=base,
                                       node_parameters={"hsg_node": {"bf16_autocast": False}}, variant="fp32"),
                           cameras=("640x480",)),
@@ -121,23 +125,28 @@ def networks_section(preset: str, checkpoint: Path, clip, settings: dict, output
             rates, settings)
         print(f"  peak rate (recorded keypoints): {section['peak']['peak_rate_hz']} fps", flush=True)
     section["exit_codes"] = graph.exit_codes
-    section["in_line"] = in_line_trial(checkpoint, preset, stream, output, settings, device)
+    section["in_line"] = hsg_variant_trial(
+        "hsg_node generating in line", "in_line", {"prepare_motion_ahead": False},
+        checkpoint, preset, stream, output, settings, device)
+    section["eager_motion"] = hsg_variant_trial(
+        "hsg_node's motion eager (not traced)", "eager_motion", {"trace_motion": False},
+        checkpoint, preset, stream, output, settings, device)
     return section
 
 
-def in_line_trial(checkpoint: Path, preset: str, stream, output: Path, settings: dict,
-                  device: str | None) -> dict:
-    """The recorded-keypoints graph at the camera rate with hsg_node generating in line (no
-    second thread preparing the next frame's motion): the gain of that thread, same run."""
-    config = GraphConfig("recorded keypoints, 3 processes, hsg_node generating in line", "recorded",
-                         threads=node_threads(settings["node_threads"]), variant="in_line",
-                         node_parameters={"hsg_node": {"prepare_motion_ahead": False}})
+def hsg_variant_trial(what: str, variant: str, hsg_parameters: dict, checkpoint: Path, preset: str,
+                      stream, output: Path, settings: dict, device: str | None) -> dict:
+    """The recorded-keypoints graph at the camera rate with other hsg_node parameters: what the
+    defaults gain (the two threads, the traced motion), same run."""
+    config = GraphConfig(f"recorded keypoints, 3 processes, {what}", "recorded",
+                         threads=node_threads(settings["node_threads"]), variant=variant,
+                         node_parameters={"hsg_node": hsg_parameters})
     print(f"[{preset}] graph, {config.label}: starting", flush=True)
-    with GraphRun(config, checkpoint, preset, stream, output / "logs" / f"{preset}_networks_in_line",
+    with GraphRun(config, checkpoint, preset, stream, output / "logs" / f"{preset}_networks_{variant}",
                   settings, device) as graph:
         graph.trial(stream, LIVE_INPUT_FPS, settings["warmup_s"], record=False)
         trial = graph.trial(stream, LIVE_INPUT_FPS, settings["duration_s"])
-    return {"graph": config.describe(), "rate": f"{LIVE_INPUT_FPS:g}", "trial": trial}
+    return {"graph": config.describe(), "what": what, "rate": f"{LIVE_INPUT_FPS:g}", "trial": trial}
 
 
 def real_video_inputs(scratch: Path, settings: dict) -> tuple[Path, CameraStream] | str:
@@ -257,6 +266,8 @@ def steps(configurations: list[dict]) -> list[dict]:
               find("mediapipe_pose", "unpaced"), blaze),
              ("hsg_node prepares the next frame's motion on a second thread instead of in line",
               find("mediapipe_pose", "in_line"), blaze),
+             ("hsg_node runs the prior flows and SFE traced (TorchScript) instead of eager",
+              find("mediapipe_pose", "eager_motion"), blaze),
              ("one process (SingleThreadedExecutor) instead of three", blaze, find("mediapipe_pose", "one_process")),
              ("one process (MultiThreadedExecutor) instead of three", blaze,
               find("mediapipe_pose", "one_process_multi")),

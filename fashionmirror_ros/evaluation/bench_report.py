@@ -150,11 +150,12 @@ def networks_markdown(graph: dict) -> list[str]:
     for rate, trial in graph["rates"].items():
         lines.append(_trial_row(rate, trial))
     lines += ["", _peak_line("peak rate (<= 5 % lost), recorded keypoints", graph.get("peak", {}))]
-    in_line = graph.get("in_line", {})
-    if "trial" in in_line:
-        lines += ["", "Same graph, hsg_node generating in line (prepare_motion_ahead false):", "",
-                  "| input fps " + TRIAL_HEADER[0], "|---" + TRIAL_HEADER[1],
-                  _trial_row(in_line["rate"], in_line["trial"])]
+    for key, parameter in (("in_line", "prepare_motion_ahead false"), ("eager_motion", "trace_motion false")):
+        variant = graph.get(key, {})
+        if "trial" in variant:
+            lines += ["", f"Same graph, {variant['what']} ({parameter}):", "",
+                      "| input fps " + TRIAL_HEADER[0], "|---" + TRIAL_HEADER[1],
+                      _trial_row(variant["rate"], variant["trial"])]
     return lines
 
 
