@@ -293,6 +293,17 @@ def test_generate_removes_the_masked_source_region(config):
     assert out_a.image.shape == (1, 3, SIZE, SIZE) and 0 <= out_a.image.min() and out_a.image.max() <= 1
 
 
+def standing_pose() -> torch.Tensor:
+    """(1, 137, 3) keypoints of a person standing in the middle of a SIZE x SIZE image, arms down."""
+    pose = torch.zeros(1, 137, 3)
+    joints = {"Neck": (32, 14), "RShoulder": (26, 16), "LShoulder": (38, 16), "MidHip": (32, 34),
+              "RHip": (28, 34), "LHip": (36, 34), "RElbow": (24, 25), "RWrist": (23, 33),
+              "LElbow": (40, 25), "LWrist": (41, 33), "Nose": (32, 8), "REye": (31, 7), "LEye": (33, 7)}
+    for name, (x, y) in joints.items():
+        pose[0, BODY[name]] = torch.tensor([x, y, 1.0])
+    return pose
+
+
 def _with_trained_statistics(model):
     """BatchNorm running statistics and affine parameters away from their identity start, as a
     trained checkpoint has them (folding the start would prove little)."""
@@ -337,12 +348,7 @@ def test_traced_motion_gives_the_eager_motion_and_steps_aside_for_other_shapes(p
     with joints missing, and the eager modules for a batch the trace was not made for."""
     torch.manual_seed(0)
     model = _with_trained_statistics(FashionMirror(tiny_config(SIZE, prior=prior))).eval()
-    pose = torch.zeros(1, 137, 3)
-    joints = {"Neck": (32, 14), "RShoulder": (26, 16), "LShoulder": (38, 16), "MidHip": (32, 34),
-              "RHip": (28, 34), "LHip": (36, 34), "RElbow": (24, 25), "RWrist": (23, 33),
-              "LElbow": (40, 25), "LWrist": (41, 33), "Nose": (32, 8), "REye": (31, 7), "LEye": (33, 7)}
-    for name, (x, y) in joints.items():
-        pose[0, BODY[name]] = torch.tensor([x, y, 1.0])
+    pose = standing_pose()
     moved, no_hips, no_arm = pose.clone(), pose.clone(), pose.clone()
     moved[0, :, :2] += torch.tensor([5.0, 2.0])
     no_hips[0, [BODY["MidHip"], BODY["RHip"], BODY["LHip"]], 2] = 0.0
@@ -417,12 +423,7 @@ def test_untrained_prior_model_starts_as_the_keypoint_warp_outside_the_garment()
     h^s, so training can only add to the keypoint warp."""
     torch.manual_seed(0)
     model = FashionMirror(tiny_config(SIZE, prior=True)).eval()
-    pose = torch.zeros(1, 137, 3)
-    joints = {"Neck": (32, 14), "RShoulder": (26, 16), "LShoulder": (38, 16), "MidHip": (32, 34),
-              "RHip": (28, 34), "LHip": (36, 34), "RElbow": (24, 25), "RWrist": (23, 33),
-              "LElbow": (40, 25), "LWrist": (41, 33), "Nose": (32, 8), "REye": (31, 7), "LEye": (33, 7)}
-    for name, (x, y) in joints.items():
-        pose[0, BODY[name]] = torch.tensor([x, y, 1.0])
+    pose = standing_pose()
     moved = pose.clone()
     moved[0, :, :2] += torch.tensor([5.0, 2.0])
     source, background = images(1, seed=3), images(1, seed=4)
