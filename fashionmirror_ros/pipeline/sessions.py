@@ -360,8 +360,9 @@ class GenerationSession:
         encoding, start = self.encoding, self.motion_start  # read once: other threads may replace them
         if encoding is None:
             return prepared
-        if start is None:
-            start = (encoding.inputs.source_keypoints, encoding.inputs.source_skeleton)
+        if start is None:  # a restart: the recurrence begins at p^0, as step's first_state does
+            first = self.model.first_state(encoding.inputs)
+            start = (first.keypoints, first.skeleton)
         with self.options.autocast():
             motion = self.model.motion(encoding, *start, prepared.keypoints_tensor, prepared.skeleton)
         self.motion_start = (prepared.keypoints_tensor, prepared.skeleton)
