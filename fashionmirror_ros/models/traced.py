@@ -40,7 +40,8 @@ class _PriorFlowsAt(nn.Module):
 
 
 class _FlatSFE(nn.Module):
-    """SFE with tensor inputs and a flat tuple of outputs (four tensors per attentive layer)."""
+    """SFE with tensor inputs and a flat tuple of outputs: per attentive layer its flow and mask,
+    with the prior also its source flow and residuals."""
 
     def __init__(self, sfe: nn.Module) -> None:
         super().__init__()
@@ -78,7 +79,8 @@ class TracedMotion:
             self._sfe = torch.jit.freeze(torch.jit.trace(flat, (skeleton, skeleton, *prior_inputs)))
             fields = model.sfe(skeleton, skeleton, PriorFlows(*prior_inputs) if prior_inputs else None)
         self._scales = [field.scale for field in fields]
-        self._per_field = len(self._sfe(skeleton, skeleton, *prior_inputs)) // len(fields)
+        # flow and mask, with the prior also the source flow and the residuals (_FlatSFE's order)
+        self._per_field = 4 if prior_inputs else 2
 
     def fits(self, skeleton_next: Tensor) -> bool:
         """Whether inputs of this shape and device are what the traces were made for."""
@@ -106,6 +108,5 @@ def trace_motion(model) -> TracedMotion:
     folding and any memory-format change) and make ``model.motion`` use them."""
     if model.training:
         raise ValueError("trace_motion needs a model in eval mode")
-    model.traced_motion = None  # trace the eager code, not a previous trace
     model.traced_motion = TracedMotion(model)
     return model.traced_motion
