@@ -32,7 +32,7 @@ from fashionmirror_ros.pipeline.framing import Letterbox
 from fashionmirror_ros.pipeline.images import ImageRejected
 from fashionmirror_ros.pipeline.keypoints import KeypointsRejected, checked_keypoints
 from fashionmirror_ros.pipeline.latest import LatestSlot
-from fashionmirror_ros.pipeline.sessions import GenerationSession, Masks, NotReady, warm_up
+from fashionmirror_ros.pipeline.sessions import GenerationSession, Masks, NotReady
 from sensor_msgs.msg import Image
 
 KEYPOINTS_TOPIC = topics.POSE_KEYPOINTS
@@ -55,11 +55,6 @@ class HsgNode(ModelNode):
         self.source_pose: tuple[int, object] | None = None  # (stamp ns, model-frame keypoints)
         self.source_person: tuple[int, object] | None = None  # (stamp ns, model-frame mask)
         self.person_in_view = True
-        if self.param("trace_motion", True, "run the prior flows and SFE as TorchScript (same "
-                      "frames; the GIL is released while they run, which the two threads of "
-                      "prepare_motion_ahead need)"):
-            trace_motion(self.model)
-            warm_up(self.model, self.options, self.image_size)  # the traces' first runs are slow
         pipelined = self.param(
             "prepare_motion_ahead", True, "compute the next frame's SFE flows and keypoint "
             "geometry on a second thread while the current frame is generated (the step's two "
@@ -79,6 +74,12 @@ class HsgNode(ModelNode):
         self.subscribe(Image, SOURCE_PERSON_TOPIC, self.on_source_person, LATCHED_QOS)
         self.listen_for_inputs(self.on_source, self.on_garment)
         self.update_waiting()
+
+    def prepare_to_serve(self) -> None:
+        if self.param("trace_motion", True, "run the prior flows and SFE as TorchScript (same "
+                      "frames; the GIL is released while they run, which the two threads of "
+                      "prepare_motion_ahead need)"):
+            trace_motion(self.model)
 
     def update_waiting(self) -> None:
         self.waiting(self.session.missing() or (None if self.person_in_view else "no person in view"))

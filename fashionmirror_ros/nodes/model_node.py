@@ -53,9 +53,14 @@ class ModelNode(MirrorNode):
         if self.options.channels_last:
             self.model.to(memory_format=torch.channels_last)
         self.image_size = self.config.image_size
+        self.prepare_to_serve()
         warm_up(self.model, self.options, self.image_size)
         self.get_logger().info(f"loaded {path} (preset {self.config.name}) on {self.options.device}, "
                                f"{threads} thread(s), networks warmed up")
+
+    def prepare_to_serve(self) -> None:
+        """A node's own preparation of the loaded model (weights final), before the warm-up runs
+        every network once: hsg_node traces its motion here."""
 
     def worker_started(self) -> None:
         """torch's intra-op thread count is per thread (OpenMP): a worker takes the process-wide
