@@ -133,7 +133,9 @@ def test_view_shows_tryon_and_inset_on_screen_and_keys_switch_garments_and_quit(
             time.sleep(0.3)
             shot = screenshot(xvfb)
         cv2.imwrite(str(tmp_path / "screen.png"), shot)
-        assert near(shot[HEIGHT // 2, WIDTH // 2], RED), f"no try-on on screen (see {tmp_path / 'screen.png'})"
+        # a view that ended early says why: its output goes into the failure message
+        ended = "" if view.poll() is None else f"; the view exited {view.returncode}: {view.stdout.read()[-3000:]}"
+        assert near(shot[HEIGHT // 2, WIDTH // 2], RED), f"no try-on on screen (see {tmp_path / 'screen.png'}){ended}"
         ix, iy, iw, ih = inset_rect(320, 240, WIDTH, HEIGHT)
         assert near(shot[iy + ih // 2, ix + iw // 2], GREEN), "no camera inset at the bottom right"
         assert (shot[10:100, 10:200].min(axis=2) > 200).sum() > 50, "no fps / latency text"
