@@ -250,3 +250,38 @@ def test_pose_estimates_are_paced_to_the_generator_and_run_free_when_it_is_silen
         assert free >= 27, f"{free} of 30 frames estimated with no generator answering"
     finally:
         node.stop()
+
+
+def test_mediapipe_runs_on_every_second_frame_and_the_keypoints_between_are_tracked(ros, tmp_path):
+    """pose_node's default estimate_every 2: of a stream of consecutive frames of a person, about
+    half are estimated by MediaPipe and half tracked, and every frame gets its keypoints; the
+    diagnostics say how many of each."""
+    from fashionmirror_ros import topics
+    from fashionmirror_ros.data.synthetic import generate_clip, split_seed
+    from fashionmirror_ros.msg import PoseKeypoints
+    from fashionmirror_ros.nodes.common import OUTPUT_QOS
+
+    clip = generate_clip(split_seed("test", 1), num_frames=13, fps=10.0)
+    node = NodeProcess("pose_node", tmp_path, {"estimator": "mediapipe_pose", "max_frames_in_flight": 0})
+    received: list[PoseKeypoints] = []
+    ros.node.create_subscription(PoseKeypoints, topics.POSE_KEYPOINTS, received.append, OUTPUT_QOS)
+
+    def values() -> dict:
+        history = ros.status_history("pose_node")
+        return status_values(history[-1]) if history else {}
+
+    try:
+        assert node.wait_for_text("pose_node ready", STARTUP_TIMEOUT_S), node.output
+        assert ros.wait_for(lambda: ros.player.camera.get_subscription_count() > 0, 20)
+        time.sleep(0.5)
+        for index in range(1, 13):
+            ros.publish_frame(clip.frames[index], clip.keypoints[index], ros.now_stamp())
+            time.sleep(0.1)
+        assert ros.wait_for(lambda: len(received) >= 12, 10), f"{len(received)} of 12 keypoints messages"
+        assert ros.wait_for(lambda: int(values().get("frames_tracked", 0))
+                            + int(values().get("frames_estimated", 0)) >= 12, 5), values()
+        counts = values()
+        assert 5 <= int(counts["frames_tracked"]) <= 6 and int(counts["tracking_lost"]) == 0, counts
+        assert all(msg.person_found for msg in received[:12])
+    finally:
+        node.stop()

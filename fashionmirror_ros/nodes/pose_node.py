@@ -8,7 +8,9 @@ Publishes   pose/keypoints (PoseKeypoints), pose/skeleton (rgb8, model-sized p^t
             from the topic or from source_image_path), tryon/source_person_mask (latched, mono8:
             where the person is in h^s, MediaPipe Pose segmentation, for the keypoint prior),
             fashionmirror/latency, /diagnostics
-With estimator:=recorded the keypoints come from a recorded topic (ground truth of generated
+MediaPipe runs on every estimate_every-th frame processed; the keypoints of the frames between
+follow optical flow (pose/tracking.py: a tenth of the cost, re-estimated whenever the flow loses
+the person). With estimator:=recorded the keypoints come from a recorded topic (ground truth of generated
 clips in a bag) matched to each camera frame by stamp, instead of from MediaPipe; the source image
 is still segmented. A source image with no person in it is refused: an ERROR on /diagnostics, an
 empty person mask latched (hsg_node then publishes nothing and says why).
@@ -34,6 +36,7 @@ from fashionmirror_ros.pose.estimators import make_estimator
 from fashionmirror_ros.pose.native_logs import silence_native_logs
 from fashionmirror_ros.pose.segmentation import PersonSegmenter
 from fashionmirror_ros.pose.skeleton import render_skeleton
+from fashionmirror_ros.pose.tracking import TrackedEstimator
 
 RECORDED_BUFFER = 256  # recorded keypoints waiting for their camera frame (bounded)
 CAMERA_TOPIC = topics.CAMERA_IMAGE
@@ -57,6 +60,10 @@ class PoseNode(MirrorNode):
                                float_range=(0.0, 1.0))
         max_side = self.param("max_input_side", 320, "downscale camera frames to this longer side "
                               "before pose estimation (0 = never)", int_range=(0, 4096))
+        estimate_every = self.param("estimate_every", 2, "run MediaPipe on every Nth camera frame it "
+                                    "processes and move the keypoints along optical flow on the "
+                                    "frames between (pose/tracking.py; 1 = MediaPipe on every frame)",
+                                    int_range=(1, 10))
         self.image_size = self.param("image_size", 256, "side of the model-sized skeleton image p^t",
                                      int_range=(32, 1024))
         self.publish_skeleton = self.param("publish_skeleton", True, "publish pose/skeleton (rendered "
@@ -89,7 +96,8 @@ class PoseNode(MirrorNode):
             if self.estimator_name != "recorded":
                 kwargs = dict(model_complexity=complexity, min_detection_confidence=detection,
                               max_input_side=max_side or None)
-                self.estimator = make_estimator(self.estimator_name, **kwargs)
+                self.estimator = TrackedEstimator(make_estimator(self.estimator_name, **kwargs),
+                                                  estimate_every)
                 self.source_estimator = make_estimator(self.estimator_name, static_image_mode=True,
                                                        **kwargs)
             self.segmenter = PersonSegmenter(static_image_mode=True)
@@ -146,7 +154,7 @@ class PoseNode(MirrorNode):
 
     def estimate(self, msg: Image, rgb: np.ndarray) -> tuple[np.ndarray, bool] | None:
         if self.estimator is not None:
-            result = self.estimator.estimate(np.ascontiguousarray(rgb))
+            result = self.estimator.estimate(np.ascontiguousarray(rgb), stamp_ns(msg.header.stamp))
             return result.keypoints, result.person_found
         keypoints = self.recorded.pop(stamp_ns(msg.header.stamp), None)
         if keypoints is None:
@@ -182,7 +190,12 @@ class PoseNode(MirrorNode):
         self.record_latency(msg.header, receive_ns, self.now_ns())
 
     def status_values(self) -> dict[str, str]:
-        return {"skeletons_rendered": str(self.skeletons_rendered),
+        tracking = {}
+        if isinstance(self.estimator, TrackedEstimator):
+            tracking = {"frames_estimated": str(self.estimator.frames_estimated),
+                        "frames_tracked": str(self.estimator.frames_tracked),
+                        "tracking_lost": str(self.estimator.tracking_lost)}
+        return {**tracking, "skeletons_rendered": str(self.skeletons_rendered),
                 "pacing": "on" if self.pacer.pacing else "off",
                 "frames_held_for_generator": str(self.pacer.held_back)}
 

@@ -35,6 +35,7 @@ class PoseResult:
     keypoints: np.ndarray
     person_found: bool
     inference_ms: float
+    tracked: bool = False  # moved along optical flow from the last estimate (``tracking.py``)
 
 
 def validate_rgb_image(rgb: Any) -> np.ndarray:
