@@ -35,7 +35,7 @@ from fashionmirror_ros.pose.part_flow import face_region, keypoint_flow
 
 from .cmn import CoAttentionMaskNetwork
 from .config import ModelConfig, get_preset
-from .hsg import HumanSequenceGenerator, PixelInputs, PixelPrior, SourceSide
+from .hsg import HSGOutput, HumanSequenceGenerator, PixelInputs, PixelPrior, SourceSide
 from .garment_match import same_garment
 from .placement import garment_footprint, garment_landmarks, keypoint_placement
 from .sfe import FlowField, PriorFlows, SkeletonFlowExtractor
@@ -117,6 +117,8 @@ class FashionMirror(nn.Module):
         # TorchScript of the prior flows and SFE for one input shape (models/traced.py), set by
         # trace_motion for hsg_node; None: motion runs the eager modules
         self.traced_motion = None
+        # TorchScript of render for one input shape and precision (trace_render); None: eager
+        self.traced_render = None
 
     @classmethod
     def from_preset(cls, name: str) -> "FashionMirror":
@@ -223,14 +225,18 @@ class FashionMirror(nn.Module):
     def render(self, encoding: SessionEncoding, state: FrameState, motion: Motion,
                cloth_mask_next: Tensor) -> tuple[GenerateOutput, FrameState]:
         """The rest of the step: HSG (eq. 8) on h^t along ``motion``, which must start from
-        ``state``'s pose (``motion.starts_from``)."""
+        ``state``'s pose (``motion.starts_from``). Runs traced where ``traced_render`` fits."""
         if not motion.starts_from(state):
             raise ValueError("this motion was computed from another pose than the state's p^t "
                              "(compute it again with FashionMirror.motion)")
-        previous_masked = state.frame * (1.0 - state.clothes_mask)  # h_m^t
-        generated = self.hsg.generate_from_encodings(
-            motion.source_side, previous_masked, encoding.garment_features, cloth_mask_next,
-            motion.fields, encoding.pixels, motion.pixel_prior)
+        traced = self.traced_render
+        if traced is not None and not self.training and traced.fits(state.frame):
+            generated = HSGOutput(*traced(encoding, state, motion, cloth_mask_next))
+        else:
+            previous_masked = state.frame * (1.0 - state.clothes_mask)  # h_m^t
+            generated = self.hsg.generate_from_encodings(
+                motion.source_side, previous_masked, encoding.garment_features, cloth_mask_next,
+                motion.fields, encoding.pixels, motion.pixel_prior)
         output = GenerateOutput(generated.image, motion.fields, generated.composition)
         return output, FrameState(generated.image, cloth_mask_next, motion.keypoints, motion.skeleton)
 

@@ -25,7 +25,7 @@ import threading
 from fashionmirror_ros import topics
 from fashionmirror_ros.msg import PoseKeypoints, TryOnMasks
 from fashionmirror_ros.messages import decode_mask, rgb_image_msg, stamp_ns
-from fashionmirror_ros.models.traced import trace_motion
+from fashionmirror_ros.models.traced import trace_motion, trace_render
 from fashionmirror_ros.nodes.common import LATCHED_QOS, OUTPUT_QOS, spin_node
 from fashionmirror_ros.nodes.model_node import ModelNode
 from fashionmirror_ros.pipeline.framing import Letterbox
@@ -80,6 +80,12 @@ class HsgNode(ModelNode):
                       "frames; the GIL is released while they run, which the two threads of "
                       "prepare_motion_ahead need)"):
             trace_motion(self.model)
+        traced_render = self.param(
+            "trace_render", True, "run the render half of the step (HSG on h^t and the composition) "
+            "as TorchScript: no GIL held, the bf16 weights cast once; float32 images equal the eager "
+            "ones, bf16 ones differ by rounding (models/traced.py)")
+        if traced_render and self.model.hsg.composes:  # the literal model renders eagerly
+            trace_render(self.model, self.options.bf16_autocast)
 
     def update_waiting(self) -> None:
         self.waiting(self.session.missing() or (None if self.person_in_view else "no person in view"))
