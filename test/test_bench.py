@@ -148,5 +148,11 @@ def test_bench_in_process_sections_time_the_step_its_parts_and_the_source_prepar
     assert prepared["segmentation_256x256"]["person_found"] is True
     pose = entry["node_breakdown"]["pose_node"]
     assert pose["mediapipe_pose_estimate_640x480"]["median_ms"] > 0
+    assert entry["forward"]["step"]["served_t1"]["median_ms"] > 0  # folded, bf16, both halves traced
+    tracking = entry["pose_tracking"]["intervals"]
+    assert tracking["1"]["tracked_share"] == 0 and tracking["2"]["tracked_share"] >= 0.4
+    assert tracking["2"]["tracked_frame_ms"] < tracking["2"]["estimated_frame_ms"]
+    assert tracking["2"]["generated"]["pck_0.2"] > 0.5, tracking  # BlazePose finds the generated person
     markdown = (output / "bench.md").read_text()
     assert "prior_flows" in markdown and "segmentation_640x480" in markdown
+    assert "estimate_every" in markdown

@@ -207,6 +207,7 @@ def model_section(preset: str, clip, settings: dict, peaks: dict, entry: dict):
 
     from fashionmirror_ros.evaluation.bench_model import (VARIANTS, node_breakdown, optimisation_steps,
                                                           source_preparation, time_networks)
+    from fashionmirror_ros.evaluation.bench_tracking import pose_tracking
     from fashionmirror_ros.models.info import model_info
     from fashionmirror_ros.models.mirror import FashionMirror
 
@@ -244,6 +245,8 @@ def model_section(preset: str, clip, settings: dict, peaks: dict, entry: dict):
         for key, value in prepared.items():
             if isinstance(value, dict) and "median_ms" in value:
                 print(f"  {key}: {value['median_ms']:.2f} ms", flush=True)
+        print(f"[{preset}] pose_node's tracking between BlazePose estimates (accuracy, ms):", flush=True)
+        _guard(f"{preset} pose tracking", entry, "pose_tracking", lambda: pose_tracking(settings))
         print(f"[{preset}] per-frame breakdown of the nodes' work (1 thread):", flush=True)
         breakdown = _guard(f"{preset} breakdown", entry, "node_breakdown",
                            lambda: node_breakdown(model, clip, settings, threads=1))

@@ -49,10 +49,12 @@ def node_threads(threads: int | None, hsg_threads: int | None = None) -> dict:
 def live_configurations(estimators: list[str], with_variants: bool,
                         threads: int | None = None) -> list[LiveConfiguration]:
     """Each estimator in three processes with the parameters file's settings (the base
-    configurations); with_variants, the fastest estimator also: in one process (with a
+    configurations); with_variants, the fastest estimator also: with MediaPipe on every frame
+    (no optical-flow tracking between estimates); in one process (with a
     SingleThreadedExecutor, and with a MultiThreadedExecutor); estimating every camera frame
     (pose_node not paced to hsg_node); with hsg_node generating in line (its motion not prepared
-    ahead on a second thread); with hsg_node's motion eager (not traced); with one more torch thread for
+    ahead on a second thread); with hsg_node's motion eager (not traced); with its render eager;
+    with one more torch thread for
     hsg_node; with hsg_node in fp32 instead of the file's bf16 autocast; with hsg_node alone on
     one CPU and the other two nodes on another."""
     import os
@@ -74,6 +76,10 @@ def live_configurations(estimators: list[str], with_variants: bool,
                                       threads=base, variant="unpaced",
                                       node_parameters={"pose_node": {"max_frames_in_flight": 0}}),
                           cameras=("640x480", REAL_VIDEO)),
+        LiveConfiguration(GraphConfig(f"{name}, 3 processes, MediaPipe on every frame (no tracking between)",
+                                      fastest, threads=base, variant="untracked",
+                                      node_parameters={"pose_node": {"estimate_every": 1}}),
+                          cameras=("640x480", REAL_VIDEO)),
         LiveConfiguration(GraphConfig(f"{name}, 1 process (SingleThreadedExecutor)", fastest, single_process=True,
                                       threads=base, variant="one_process")),
         LiveConfiguration(GraphConfig(f"{name}, 1 process (MultiThreadedExecutor)", fastest, single_process=True,
@@ -88,6 +94,10 @@ def live_configurations(estimators: list[str], with_variants: bool,
         LiveConfiguration(GraphConfig(f"{name}, 3 processes, hsg_node's motion eager (not traced)", fastest,
                                       threads=base, variant="eager_motion",
                                       node_parameters={"hsg_node": {"trace_motion": False}}),
+                          cameras=("640x480",)),
+        LiveConfiguration(GraphConfig(f"{name}, 3 processes, hsg_node's render eager (not traced)", fastest,
+                                      threads=base, variant="eager_render",
+                                      node_parameters={"hsg_node": {"trace_render": False}}),
                           cameras=("640x480",)),
         LiveConfiguration(GraphConfig(f"{name}, 3 processes, hsg_node in fp32", fastest, threads=base,
                                       node_parameters={"hsg_node": {"bf16_autocast": False}}, variant="fp32"),
@@ -130,6 +140,9 @@ def networks_section(preset: str, checkpoint: Path, clip, settings: dict, output
         checkpoint, preset, stream, output, settings, device)
     section["eager_motion"] = hsg_variant_trial(
         "hsg_node's motion eager (not traced)", "eager_motion", {"trace_motion": False},
+        checkpoint, preset, stream, output, settings, device)
+    section["eager_render"] = hsg_variant_trial(
+        "hsg_node's render eager (not traced)", "eager_render", {"trace_render": False},
         checkpoint, preset, stream, output, settings, device)
     return section
 
@@ -264,10 +277,14 @@ def steps(configurations: list[dict]) -> list[dict]:
     pairs = [("BlazePose body landmarks instead of Holistic (hands and face)", holistic, blaze),
              ("pose_node paced to hsg_node (max_frames_in_flight 2) instead of estimating every frame",
               find("mediapipe_pose", "unpaced"), blaze),
+             ("pose_node runs MediaPipe on every 2nd frame and tracks the keypoints between (estimate_every 2)",
+              find("mediapipe_pose", "untracked"), blaze),
              ("hsg_node prepares the next frame's motion on a second thread instead of in line",
               find("mediapipe_pose", "in_line"), blaze),
              ("hsg_node runs the prior flows and SFE traced (TorchScript) instead of eager",
               find("mediapipe_pose", "eager_motion"), blaze),
+             ("hsg_node runs the render (HSG on h^t, the composition) traced instead of eager",
+              find("mediapipe_pose", "eager_render"), blaze),
              ("one process (SingleThreadedExecutor) instead of three", blaze, find("mediapipe_pose", "one_process")),
              ("one process (MultiThreadedExecutor) instead of three", blaze,
               find("mediapipe_pose", "one_process_multi")),

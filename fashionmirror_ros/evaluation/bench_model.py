@@ -1,8 +1,10 @@
 """In-process timings of `fashionmirror bench`: what each node computes per frame, on this CPU.
 
-- ``time_networks``: the networks the model nodes run per frame, in four variants (fp32 NCHW,
+- ``time_networks``: the networks the model nodes run per frame, in five variants (fp32 NCHW,
   channels_last, bf16 autocast, fp32 with BatchNorm folded into the convs as the nodes load the
-  model: ``models.layers.fold_batch_norms``) at 1 and 2 threads, timed interleaved:
+  model: ``models.layers.fold_batch_norms``, and ``served``: as hsg_node runs them by default,
+  folded, bf16 autocast, NCHW, the motion and the render traced: ``models/traced.py``) at 1 and
+  2 threads, timed interleaved:
   ``cmn_multi`` (cmn_node after its first two frames), ``cmn_single`` (its first frames),
   ``step`` (hsg_node: ``FashionMirror.step`` with the session encodings cached, as
   ``GenerationSession`` keeps them), and the keypoint prior's new per-frame pieces on their own:
@@ -29,7 +31,7 @@ from contextlib import nullcontext
 
 import numpy as np
 
-VARIANTS = ("fp32", "channels_last", "bf16_autocast", "fp32_folded")
+VARIANTS = ("fp32", "channels_last", "bf16_autocast", "fp32_folded", "served")
 # Camera sizes at which the once-per-source person segmentation is timed (width, height).
 SEGMENTATION_SIZES = ((256, 256), (640, 480))
 
@@ -143,6 +145,7 @@ def time_networks(model, clip, gflops: dict, settings: dict, variants, threads_l
     import torch
 
     from fashionmirror_ros.models.layers import fold_batch_norms
+    from fashionmirror_ros.models.traced import trace_motion, trace_render
 
     previous = torch.get_num_threads()
     prepared = {}
@@ -150,10 +153,14 @@ def time_networks(model, clip, gflops: dict, settings: dict, variants, threads_l
         channels_last = variant in ("channels_last", "bf16_autocast")
         model_copy = copy.deepcopy(model).to(
             memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-        if variant == "fp32_folded":  # BatchNorm folded into the convs, as the nodes run
+        if variant in ("fp32_folded", "served"):  # BatchNorm folded into the convs, as the nodes run
             fold_batch_norms(model_copy)
-        autocast = ((lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if variant == "bf16_autocast"
-                    else nullcontext)
+        bf16 = variant in ("bf16_autocast", "served")
+        if variant == "served":
+            trace_motion(model_copy)
+            if model_copy.hsg.composes:
+                trace_render(model_copy, bf16=True)
+        autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else nullcontext
         prepared[variant] = (network_calls(model_copy, clip, channels_last, autocast), autocast)
     names = list(prepared[variants[0]][0])
     results = {name: {"gflops": gflops.get(name)} for name in names}

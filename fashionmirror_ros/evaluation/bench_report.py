@@ -130,6 +130,7 @@ def model_markdown(preset: str, entry: dict) -> list[str]:
         lines += ["Once per source image (median ms): " + ", ".join(
             f"{key} {format_value(value.get('median_ms'), 2)}" for key, value in prepared.items()
             if isinstance(value, dict) and "median_ms" in value), ""]
+    lines += tracking_markdown(entry.get("pose_tracking"))
     breakdown = entry.get("node_breakdown")
     if breakdown and "error" not in breakdown:
         lines += ["Per-frame work of each node in-process (median ms, 1 thread):", ""]
@@ -141,6 +142,35 @@ def model_markdown(preset: str, entry: dict) -> list[str]:
     return lines
 
 
+def tracking_markdown(tracking: dict | None) -> list[str]:
+    """pose_node's estimate_every: PCK against the reference, and ms per frame (bench_tracking)."""
+    if not tracking or "error" in tracking:
+        return []
+    generated, real = tracking["generated"], tracking["real"]
+    lines = ["pose_node's keypoints with BlazePose on every Nth frame and optical flow between "
+             f"(estimate_every N; pose/tracking.py): {generated['clips']} generated test clips of "
+             f"{generated['frames_per_clip']} frames at {generated['size']}x{generated['size']} against "
+             "their true keypoints; the real video (640x480) "
+             + (f"against {real['reference']}" if "reference" in real else f"{real.get('skipped')}")
+             + "; PCK (torso) at 0.2 / 0.1 / 0.05, all frames (tracked frames alone):", "",
+             "| estimate_every | generated PCK | real PCK | estimated frame ms | tracked frame ms | frames tracked |",
+             "|---|---|---|---|---|---|"]
+
+    def pcks(scores: dict | None) -> str:
+        if not scores:
+            return "-"
+        return " / ".join(f"{format_value(scores[f'pck_{t}'], 3)}"
+                          + (f" ({format_value(scores[f'pck_{t}_tracked_frames'], 3)})"
+                             if f"pck_{t}_tracked_frames" in scores else "") for t in ("0.2", "0.1", "0.05"))
+
+    for every, entry in tracking["intervals"].items():
+        lines.append(f"| {every} | {pcks(entry.get('generated'))} | {pcks(entry.get('real'))} | "
+                     f"{format_value(entry.get('estimated_frame_ms'), 2)} | "
+                     f"{format_value(entry.get('tracked_frame_ms'), 2)} | "
+                     f"{format_value(100 * entry['tracked_share'], 0)} % |")
+    return lines + [""]
+
+
 def networks_markdown(graph: dict) -> list[str]:
     if not graph.get("rates"):
         return [f"Graph: {graph}"] if graph else []
@@ -150,7 +180,8 @@ def networks_markdown(graph: dict) -> list[str]:
     for rate, trial in graph["rates"].items():
         lines.append(_trial_row(rate, trial))
     lines += ["", _peak_line("peak rate (<= 5 % lost), recorded keypoints", graph.get("peak", {}))]
-    for key, parameter in (("in_line", "prepare_motion_ahead false"), ("eager_motion", "trace_motion false")):
+    for key, parameter in (("in_line", "prepare_motion_ahead false"), ("eager_motion", "trace_motion false"),
+                           ("eager_render", "trace_render false")):
         variant = graph.get(key, {})
         if "trial" in variant:
             lines += ["", f"Same graph, {variant['what']} ({parameter}):", "",
