@@ -25,13 +25,13 @@ from fashionmirror_ros.models import (
 )
 from fashionmirror_ros.models.backbones import vgg19_layer_indices
 from fashionmirror_ros.models.hsg import GarmentSTN
-from fashionmirror_ros.models.layers import fold_batch_norms
+from fashionmirror_ros.models.layers import fold_batch_norms, half_size
 from fashionmirror_ros.models.traced import trace_motion
 from fashionmirror_ros.models.mirror import SessionInputs, cmn_frames_for
 from fashionmirror_ros.models.prior import keypoint_warp
 from fashionmirror_ros.pose.layout import BODY
 from fashionmirror_ros.models.losses import FlowCorrectnessLoss
-from fashionmirror_ros.models.sfe import FlowField, local_correlation
+from fashionmirror_ros.models.sfe import FlowField, PriorFlows, local_correlation
 from fashionmirror_ros.models.warping import gaussian_warp
 
 SIZE = 64
@@ -231,6 +231,35 @@ def test_sfe_outputs_coarse_to_fine_fields_starting_at_identity(config):
     assert fields[0].flow.shape == (2, 2, 8, 8) and fields[1].selection_mask.shape == (2, 1, 16, 16)
     for field in fields:
         assert torch.all(field.flow == 0) and torch.allclose(field.selection_mask, torch.tensor(0.5))
+
+
+def test_sfe_with_input_stride_2_reads_2x2_means_and_keeps_the_image_strides(config):
+    """input_stride 2 (the realtime SFE): the same fields at image strides 8 and 4, computed from
+    the 2x2 means of p^t, p^{t+1} and the prior, whose flows are halved with the grid."""
+    half = dataclasses.replace(config.sfe, input_stride=2, encoder_widths=(8, 16, 16, 16))
+    torch.manual_seed(0)
+    sfe = _with_trained_statistics(SkeletonFlowExtractor(half, with_prior=True)).eval()
+    for head in sfe.heads.values():  # heads start at zero: make the fields depend on the input
+        for conv in (head.flow, head.mask, head.source_flow):
+            torch.nn.init.normal_(conv.weight, std=0.1)
+    prior = PriorFlows(images(1, 2, seed=1) * 8, images(1, 2, seed=2) * 8, images(1, 1, seed=3))
+    p_t, p_next = images(1, seed=4), images(1, seed=5)
+    swapped = p_next.clone()  # other pixels, the same 2x2 means: columns swapped inside each pair
+    swapped[..., 0::2], swapped[..., 1::2] = p_next[..., 1::2], p_next[..., 0::2]
+    with torch.no_grad():
+        fields, same = sfe(p_t, p_next, prior), sfe(p_t, swapped, prior)
+        other = sfe(p_t, images(1, seed=6), prior)
+    assert [f.stride for f in fields] == [8, 4] and fields[1].flow.shape == (1, 2, SIZE // 4, SIZE // 4)
+    assert all(torch.allclose(a.flow, b.flow, atol=1e-6) for a, b in zip(fields, same))
+    assert not torch.allclose(fields[1].flow, other[1].flow)
+    coarse = prior.downscaled(2)
+    assert coarse.previous.shape[-1] == SIZE // 2
+    assert torch.allclose(coarse.previous, half_size(prior.previous) / 2)
+    assert torch.allclose(coarse.support, half_size(prior.support))
+    with pytest.raises(ValueError, match="input_stride"):
+        dataclasses.replace(half, input_stride=3)
+    with pytest.raises(ValueError, match="input_stride"):
+        dataclasses.replace(half, input_stride=4)  # the finest attentive stride (4) is too fine
 
 
 def test_upsample_fuse_equals_a_1x1_conv_on_the_upsampled_concatenation():

@@ -109,6 +109,9 @@ class SFEConfig:
     decoder_widths: tuple[int, ...] = (256, 128, 64)
     attentive_strides: tuple[int, ...] = (8, 4)  # attentive layers, coarse to fine
     correlation_radius: int = 3  # local correlation p^{t+1} vs p^t over (2r+1)^2 offsets; 0 = off
+    # ours: SFE reads p^t, p^{t+1} (and the prior) downscaled by this power of two; strides
+    # (attentive, decoder) stay in pixels of the image
+    input_stride: int = 1
     norm: str = "instance"
     leaky_slope: float = 0.2
 
@@ -120,7 +123,11 @@ class SFEConfig:
         for stride in self.attentive_strides:
             _require(_is_power_of_two(stride) and stride >= 2,
                      "sfe.attentive_strides must be powers of two >= 2")
-        bottom = 2 ** len(self.encoder_widths)
+        _require(_is_power_of_two(self.input_stride), "sfe.input_stride must be a power of two")
+        _require(min(self.attentive_strides) >= 2 * self.input_stride,
+                 "sfe.attentive_strides must be at least twice sfe.input_stride (the encoder's "
+                 "finest level)")
+        bottom = self.bottom_stride()
         _require(max(self.attentive_strides) < bottom,
                  "sfe.attentive_strides must be finer than the encoder's last stride")
         levels = int(math.log2(bottom // min(self.attentive_strides)))
@@ -129,10 +136,18 @@ class SFEConfig:
                  f"{min(self.attentive_strides)})")
         _require(self.correlation_radius >= 0, "sfe.correlation_radius must be >= 0")
 
+    def bottom_stride(self) -> int:
+        """Image stride of the encoder's last level."""
+        return self.input_stride * 2 ** len(self.encoder_widths)
+
     def decoder_strides(self) -> tuple[int, ...]:
-        """Strides of the decoder levels, coarse to fine (one per decoder width)."""
-        bottom = 2 ** len(self.encoder_widths)
+        """Image strides of the decoder levels, coarse to fine (one per decoder width)."""
+        bottom = self.bottom_stride()
         return tuple(bottom // 2 ** (i + 1) for i in range(len(self.decoder_widths)))
+
+    def encoder_index(self, stride: int) -> int:
+        """Which encoder level is at this image stride (2 * input_stride -> 0, ...)."""
+        return (stride // self.input_stride).bit_length() - 2
 
 
 @dataclass(frozen=True)
@@ -280,7 +295,7 @@ class ModelConfig:
                  f"hsg.encoder_widths needs {needed} entries (strides 2 .. {max(attentive)})")
         for stride in attentive:
             self.loss.correctness_layer_for(stride)
-        _require(self.image_size >= 2 ** len(self.sfe.encoder_widths),
+        _require(self.image_size >= self.sfe.bottom_stride(),
                  "image_size is smaller than the SFE encoder's total stride")
 
     def to_dict(self) -> dict[str, Any]:
@@ -329,11 +344,15 @@ def _realtime() -> ModelConfig:
             internal_size=128,
         ),
         sfe=SFEConfig(
-            encoder_widths=(16, 24, 32, 48, 64),
+            # read at half resolution: the encoders' levels at image strides 4-32 have the widths
+            # of the full-resolution encoder's (16, 24, 32, 48, 64) at those strides
+            input_stride=2,
+            encoder_widths=(24, 32, 48, 64),
             decoder_widths=(48, 32, 24),
             attentive_strides=(8, 4),
-            # the prior gives the motion; the cost volume only refines it (25 offsets, not 49)
-            correlation_radius=2,
+            # the prior gives the motion and SFE refines it; the local cost volume cost a third
+            # of SFE's time for that refinement (docs/bench/bench.md), so it is off
+            correlation_radius=0,
             norm="batch",
         ),
         hsg=HSGConfig(

@@ -8,7 +8,8 @@ Output, per attentive layer i (coarse to fine, default strides 8 and 4 of the in
   human h^s rather than the warped h^t (eq. 8 weighs e_m^s by it).
 
 Structure
-- Two separate (not weight-shared) encoders of 5 stride-2 conv layers, one per skeleton.
+- Two separate (not weight-shared) encoders of stride-2 conv layers (``encoder_widths``: 5 in
+  the paper preset), one per skeleton.
 - Decoder from the bottleneck (stride 32) up to the finest attentive stride. At each level:
   upsample, concatenate both encoders' features of that level (and at attentive levels a local
   correlation), 1x1 conv to the level width, 3x3 conv. (The 1x1 conv's share on the upsampled
@@ -29,6 +30,10 @@ Open choices
   layer gives the residual of the source flow (p^{t+1} -> p^0), used to warp h^s's features
   (eq. 8's source boost) and, at full resolution, h^s's pixels. Residual heads start at zero, so
   an untrained SFE returns the prior itself.
+- ``input_stride`` (ours; realtime: 2): the encoders read p^t, p^{t+1} and the prior at half
+  (or a smaller power-of-two) resolution, 2x2 means; their first level is then at image stride
+  4 and one layer fewer reaches the bottleneck. The skeletons' limbs are 4+ pixels wide at 256,
+  so they survive the halving; the full-resolution convs were a third of SFE's time.
 - Normalisation is configurable (paper preset: instance norm as in GFLA; realtime: BatchNorm,
   which trained about twice as fast as no normalisation on a tiny batch and measured within
   noise of it at inference; eval mode treats every sample on its own).
@@ -42,7 +47,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import SFEConfig
-from .layers import ConvNormAct, StridedEncoder, UpsampleFuse
+from .layers import ConvNormAct, StridedEncoder, UpsampleFuse, half_size
 from .warping import resize_flow
 
 
@@ -74,6 +79,14 @@ class PriorFlows(NamedTuple):
     previous: Tensor  # (B, 2, H, W) p^{t+1} -> p^t, stilled away from the body
     source: Tensor  # (B, 2, H, W) p^{t+1} -> p^0, stilled away from the body
     support: Tensor  # (B, 1, H, W) of the source flow (1 on the body)
+
+    def downscaled(self, factor: int) -> "PriorFlows":
+        """The prior on a grid ``factor`` (a power of two) times coarser, flows in its pixels."""
+        flows = [self.previous, self.source, self.support]
+        while factor > 1:
+            flows = [half_size(flow) for flow in flows]
+            flows[0], flows[1], factor = flows[0] * 0.5, flows[1] * 0.5, factor // 2
+        return PriorFlows(*flows)
 
     def encoder_input(self) -> Tensor:
         size = float(self.previous.shape[-1])
@@ -150,7 +163,7 @@ class SkeletonFlowExtractor(nn.Module):
         self.heads = nn.ModuleDict()
         in_channels = 2 * widths[-1]
         for stride, width in zip(config.decoder_strides(), config.decoder_widths):
-            skip_channels = 2 * widths[self._encoder_index(stride)]
+            skip_channels = 2 * widths[config.encoder_index(stride)]
             if stride in config.attentive_strides:
                 skip_channels += self.correlation_channels
                 self.heads[str(stride)] = AttentiveLayer(width, source_flow=with_prior)
@@ -158,23 +171,24 @@ class SkeletonFlowExtractor(nn.Module):
                                             config.norm, config.leaky_slope))
             in_channels = width
 
-    @staticmethod
-    def _encoder_index(stride: int) -> int:
-        return stride.bit_length() - 2  # stride 2 -> 0, 4 -> 1, ...
-
     def forward(self, p_t: Tensor, p_next: Tensor, prior: PriorFlows | None = None) -> list[FlowField]:
         if self.with_prior != (prior is not None):
             raise ValueError("this SFE was built " + ("with" if self.with_prior else "without")
                              + " the keypoint prior: pass prior flows exactly when it has one")
+        encoder_prior = prior
+        for _ in range(self.config.input_stride.bit_length() - 1):  # (B, C, H, W) -> (B, C, H/s, W/s)
+            p_t, p_next = half_size(p_t), half_size(p_next)
+        if prior is not None and self.config.input_stride > 1:
+            encoder_prior = prior.downscaled(self.config.input_stride)
         feats_prev = self.encoder_prev(p_t)
-        next_input = p_next if prior is None else torch.cat([p_next, prior.encoder_input()], 1)
+        next_input = p_next if prior is None else torch.cat([p_next, encoder_prior.encoder_input()], 1)
         feats_next = self.encoder_next(next_input)
-        x = torch.cat([feats_prev[-1], feats_next[-1]], dim=1)  # (B, 2 w_L, H/32, W/32)
+        x = torch.cat([feats_prev[-1], feats_next[-1]], dim=1)  # (B, 2 w_L, H/bottom, W/bottom)
         fields: list[FlowField] = []
         flow: Tensor | None = None  # residuals, accumulated coarse to fine
         source_flow: Tensor | None = None
         for stride, level in zip(self.config.decoder_strides(), self.levels):
-            index = self._encoder_index(stride)
+            index = self.config.encoder_index(stride)
             skips = [feats_next[index], feats_prev[index]]
             head = self.heads[str(stride)] if str(stride) in self.heads else None
             if head is not None and self.correlation_channels:
