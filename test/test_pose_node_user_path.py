@@ -253,8 +253,8 @@ def test_pose_estimates_are_paced_to_the_generator_and_run_free_when_it_is_silen
 
 
 def test_mediapipe_runs_on_every_second_frame_and_the_keypoints_between_are_tracked(ros, tmp_path):
-    """pose_node's default estimate_every 2: of a stream of consecutive frames of a person, about
-    half are estimated by MediaPipe and half tracked, and every frame gets its keypoints; the
+    """pose_node with estimate_every 2: of a stream of consecutive frames of a person, about half
+    are estimated by MediaPipe and half tracked, and every frame gets its keypoints; the
     diagnostics say how many of each."""
     from fashionmirror_ros import topics
     from fashionmirror_ros.data.synthetic import generate_clip, split_seed
@@ -262,7 +262,8 @@ def test_mediapipe_runs_on_every_second_frame_and_the_keypoints_between_are_trac
     from fashionmirror_ros.nodes.common import OUTPUT_QOS
 
     clip = generate_clip(split_seed("test", 1), num_frames=13, fps=10.0)
-    node = NodeProcess("pose_node", tmp_path, {"estimator": "mediapipe_pose", "max_frames_in_flight": 0})
+    node = NodeProcess("pose_node", tmp_path, {"estimator": "mediapipe_pose", "max_frames_in_flight": 0,
+                                               "estimate_every": 2})
     received: list[PoseKeypoints] = []
     ros.node.create_subscription(PoseKeypoints, topics.POSE_KEYPOINTS, received.append, OUTPUT_QOS)
 

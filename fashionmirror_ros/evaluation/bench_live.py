@@ -50,7 +50,8 @@ def live_configurations(estimators: list[str], with_variants: bool,
                         threads: int | None = None) -> list[LiveConfiguration]:
     """Each estimator in three processes with the parameters file's settings (the base
     configurations); with_variants, the fastest estimator also: with MediaPipe on every frame
-    (no optical-flow tracking between estimates) and on every third; in one process (with a
+    (no optical-flow tracking between estimates) and on every second (the default: every third);
+    in one process (with a
     SingleThreadedExecutor, and with a MultiThreadedExecutor); estimating every camera frame
     (pose_node not paced to hsg_node); with hsg_node generating in line (its motion not prepared
     ahead on a second thread); with hsg_node's motion eager (not traced); with its render eager;
@@ -80,9 +81,9 @@ def live_configurations(estimators: list[str], with_variants: bool,
                                       fastest, threads=base, variant="untracked",
                                       node_parameters={"pose_node": {"estimate_every": 1}}),
                           cameras=("640x480", REAL_VIDEO)),
-        LiveConfiguration(GraphConfig(f"{name}, 3 processes, MediaPipe on every 3rd frame (estimate_every 3)",
-                                      fastest, threads=base, variant="every_third",
-                                      node_parameters={"pose_node": {"estimate_every": 3}}),
+        LiveConfiguration(GraphConfig(f"{name}, 3 processes, MediaPipe on every 2nd frame (estimate_every 2)",
+                                      fastest, threads=base, variant="every_second",
+                                      node_parameters={"pose_node": {"estimate_every": 2}}),
                           cameras=("640x480", REAL_VIDEO)),
         LiveConfiguration(GraphConfig(f"{name}, 1 process (SingleThreadedExecutor)", fastest, single_process=True,
                                       threads=base, variant="one_process")),
@@ -281,10 +282,10 @@ def steps(configurations: list[dict]) -> list[dict]:
     pairs = [("BlazePose body landmarks instead of Holistic (hands and face)", holistic, blaze),
              ("pose_node paced to hsg_node (max_frames_in_flight 2) instead of estimating every frame",
               find("mediapipe_pose", "unpaced"), blaze),
-             ("pose_node runs MediaPipe on every 2nd frame and tracks the keypoints between (estimate_every 2)",
+             ("pose_node runs MediaPipe on every 3rd frame and tracks the keypoints between (estimate_every 3)",
               find("mediapipe_pose", "untracked"), blaze),
-             ("pose_node runs MediaPipe on every 3rd frame instead of every 2nd (estimate_every 3)",
-              blaze, find("mediapipe_pose", "every_third")),
+             ("pose_node runs MediaPipe on every 3rd frame instead of every 2nd (estimate_every 3, not 2)",
+              find("mediapipe_pose", "every_second"), blaze),
              ("hsg_node prepares the next frame's motion on a second thread instead of in line",
               find("mediapipe_pose", "in_line"), blaze),
              ("hsg_node runs the prior flows and SFE traced (TorchScript) instead of eager",

@@ -157,7 +157,7 @@ def time_networks(model, clip, gflops: dict, settings: dict, variants, threads_l
             fold_batch_norms(model_copy)
         bf16 = variant in ("bf16_autocast", "served")
         if variant == "served":
-            trace_motion(model_copy)
+            trace_motion(model_copy, bf16=True)
             if model_copy.hsg.composes:
                 trace_render(model_copy, bf16=True)
         autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else nullcontext

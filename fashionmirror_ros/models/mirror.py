@@ -114,7 +114,7 @@ class FashionMirror(nn.Module):
         self.cmn = CoAttentionMaskNetwork(config.cmn)
         self.sfe = SkeletonFlowExtractor(config.sfe, with_prior=with_prior)
         self.hsg = HumanSequenceGenerator(config.hsg, config.sfe.attentive_strides, config.prior)
-        # TorchScript of the prior flows and SFE for one input shape (models/traced.py), set by
+        # TorchScript of motion for one input shape and precision (models/traced.py), set by
         # trace_motion for hsg_node; None: motion runs the eager modules
         self.traced_motion = None
         # TorchScript of render for one input shape and precision (trace_render); None: eager
@@ -204,14 +204,15 @@ class FashionMirror(nn.Module):
         """The part of a step that reads the poses alone: SFE (eq. 4) on p^t -> p^{t+1}, with the
         prior the keypoint geometry, and h^s's part of HSG along the flows. It does not need h^t,
         so a stream can compute frame t+1's motion while frame t is still being generated
-        (hsg_node does). The prior flows and SFE run traced where ``traced_motion`` fits."""
-        prior = pixel_prior = None
+        (hsg_node does). Runs traced where ``traced_motion`` fits."""
         traced = self.traced_motion
-        parts = traced if traced is not None and not self.training and traced.fits(skeleton_next) else self
+        if traced is not None and not self.training and traced.fits(skeleton_next):
+            return traced(encoding, keypoints, skeleton, keypoints_next, skeleton_next)
+        prior = pixel_prior = None
         if self.uses_prior:
-            prior, source_flow_full = parts.prior_flows(encoding.inputs.source_keypoints, keypoints,
-                                                        keypoints_next, tuple(skeleton_next.shape[-2:]))
-        fields = parts.sfe(skeleton, skeleton_next, prior)
+            prior, source_flow_full = self.prior_flows(encoding.inputs.source_keypoints, keypoints,
+                                                       keypoints_next, tuple(skeleton_next.shape[-2:]))
+        fields = self.sfe(skeleton, skeleton_next, prior)
         if self.uses_prior:
             confidence = self.config.prior.min_confidence
             pixel_prior = PixelPrior(

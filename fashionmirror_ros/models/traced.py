@@ -1,29 +1,25 @@
-"""The poses-only half of the recurrent step as TorchScript, for hsg_node (ours: an inference
-detail, not the paper's).
+"""The recurrent step's two halves as TorchScript, for hsg_node (ours: an inference detail, not
+the paper's).
 
-``FashionMirror.motion`` (SFE, eq. 4, and the keypoint prior's flows) is several hundred small
-tensor operations per frame. Run from Python, each one takes the GIL for its dispatch, so
-hsg_node's two threads (one preparing frame t+1's motion, one generating frame t) queue for it.
-Traced and frozen, the same operations run in TorchScript's interpreter, which holds no GIL
-while it runs. Measured in process on two threads (one eval-mode realtime model, one torch thread
-each): 23.7 against 29.3 ms a frame; the frames are the same (tested).
+``FashionMirror.motion`` (the keypoint prior's flows, SFE eq. 4, h^s's part of eq. 8) and
+``FashionMirror.render`` (HSG on h^t, the composition) are each several hundred small tensor
+operations per frame. Run from Python, each one takes the GIL for its dispatch, so hsg_node's two
+threads (one preparing frame t+1's motion, one generating frame t) queue for it. Traced and
+frozen, the same operations run in TorchScript's interpreter, which holds no GIL while it runs,
+and the bf16 copies of the weights are made once instead of at every step.
 
-``trace_motion(model)`` traces the prior flows (with the prior) and SFE once, for a batch of one
-at the model's image size on the model's device, with blank inputs: neither has a branch that
-depends on the values (264 keypoint sets of generated clips, joints missing among them, gave
-exactly the eager outputs; test/test_models.py checks a few). ``FashionMirror.motion`` uses them for inputs of that shape and the eager modules for any
-other. They run in float32 even under bf16 autocast (the eager prior flows do too). The traced
-copies hold the weights they were traced with: trace again after loading others.
-
-``trace_render(model, bf16)`` traces the other half, ``FashionMirror.render`` (HSG on h^t along a
-motion, with the composition), the same way, under bf16 autocast when ``bf16``: the trace records
-the casts autocast made, so it runs with autocast off and holds its precision in itself; it serves
-only calls made in that precision (``fits``). Frozen, the bf16 copies of the weights are made once
-instead of at every step. Measured in process (one thread, bf16): 14.7 against 20.7 ms a render.
-In float32 its images are the eager ones (to 1e-5, tested; 0 on the shipped model); under bf16
-they are rounded differently (the weights are cast once, at freezing), as close to float32 as the
-eager bf16 images are (tested), 1.4e-4 from them on the shipped model.
-"""
+``trace_motion(model, bf16)`` and ``trace_render(model, bf16)`` trace their half once, for a
+batch of one at the model's image size on the model's device, with blank inputs (as warm_up
+feeds them), under bf16 autocast when ``bf16``: neither half has a branch that depends on the
+values (the keypoint geometry, joints missing included, is where-selects; the tests compare
+poses with joints missing). A trace records the casts autocast made, so it runs with autocast
+off and holds its precision in itself; it serves only calls made in that precision and shape
+(``fits``), the eager code any other. In float32 the traced halves give the eager results (the
+motion bit for bit, the images to 1e-5; tested); under bf16 they round differently from eager
+autocast (the motion's keypoint geometry stays float32 in both), as close to float32 as eager
+bf16 is (tested). The traces hold the weights they were traced with: trace again after loading
+others. Measured in one session, one thread, bf16, the shipped model: motion 17.3 against 21.0
+ms with only the prior flows and SFE traced (24.4 eager), render 15.8 against 18.8 ms eager."""
 from __future__ import annotations
 
 import warnings
@@ -32,93 +28,134 @@ import torch
 from torch import Tensor, nn
 
 from .hsg import PixelInputs, PixelPrior, SourceSide
-from .sfe import FlowField, PriorFlows
+from .sfe import FlowField
 
 
-class _PriorFlowsAt(nn.Module):
-    """``FashionMirror.prior_flows`` at a fixed image size, with tensor outputs only."""
+def _without_jit_autocast() -> None:
+    """Turn off the JIT's own autocast pass, process-wide. The traces here hold the casts eager
+    autocast made while they were recorded and run with autocast off; the pass would still insert
+    bf16 casts when a trace is first optimised inside an autocast region (measured: the prior's
+    least squares reached ``linalg.solve`` in bf16, which has no CPU kernel). Nothing in this
+    package scripts autocast regions, which is what the pass is for."""
+    torch._C._jit_set_autocast_mode(False)
 
-    def __init__(self, model: nn.Module, size: int) -> None:
+
+def _precision(device: torch.device, bf16: bool):
+    """The autocast a trace is made under; without autocast's weight cache, the casts are traced as
+    operations (frozen into bf16 constants) instead of entering the trace as cached tensors that
+    require grad."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16, cache_enabled=False)
+
+
+def _serves(tensor: Tensor, size: int, device: torch.device, bf16: bool) -> bool:
+    """Whether a trace made for a batch of one at ``size`` on ``device`` in this precision fits a
+    call with ``tensor`` under the caller's autocast state."""
+    autocast = torch.is_autocast_enabled(device.type)
+    call_bf16 = autocast and torch.get_autocast_dtype(device.type) == torch.bfloat16
+    return (tensor.shape[0] == 1 and tuple(tensor.shape[-2:]) == (size, size) and tensor.device == device
+            and call_bf16 == bf16 and (bf16 or not autocast))
+
+
+def _blank_session(model):
+    """What warm_up feeds the model: a session of blank images and keypoints at its size."""
+    from .mirror import SessionInputs
+
+    size = model.config.image_size
+    device = next(model.parameters()).device
+    image = torch.zeros(1, 3, size, size, device=device)
+    mask = torch.zeros(1, 1, size, size, device=device)
+    keypoints = torch.zeros(1, 137, 3, device=device)
+    return SessionInputs(image, mask, image, keypoints, image, mask, image, mask), image, mask, keypoints
+
+
+def _motion_tensors(motion) -> list[Tensor | None]:
+    """A Motion's tensors in a fixed order (None where the model has no such part)."""
+    tensors: list[Tensor | None] = []
+    for field in motion.fields:
+        tensors += [field.flow, field.selection_mask, field.source_flow, field.prior_residual]
+    tensors += list(motion.pixel_prior) if motion.pixel_prior is not None else [None] * 4
+    side = motion.source_side
+    return tensors + [side.boosts[stride] for stride in sorted(side.boosts, reverse=True)] + list(side[1:])
+
+
+class _FlatMotion(nn.Module):
+    """``FashionMirror.motion`` with tensor inputs (the session's parts it reads) and its
+    non-None tensors out (``_motion_tensors``)."""
+
+    def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
-        self.size = size
+        self.strides = tuple(sorted(model.hsg.attentive_strides, reverse=True))
 
-    def forward(self, source_keypoints: Tensor, keypoints: Tensor, keypoints_next: Tensor):
-        prior, source_full = self.model.prior_flows(source_keypoints, keypoints, keypoints_next,
-                                                    (self.size, self.size))
-        return prior.previous, prior.source, prior.support, source_full
+    def forward(self, source_keypoints: Tensor, keypoints: Tensor, skeleton: Tensor, keypoints_next: Tensor,
+                skeleton_next: Tensor, source_features: tuple, landmarks: Tensor | None = None,
+                pixels: tuple | None = None):
+        from .mirror import SessionEncoding, SessionInputs
+
+        # motion reads the source's pose, its features, C's landmarks and the pixels: nothing else
+        inputs = SessionInputs(None, None, None, source_keypoints, None)
+        encoding = SessionEncoding(inputs, dict(zip(self.strides, source_features)), {}, landmarks,
+                                   PixelInputs(*pixels) if pixels is not None else None)
+        motion = self.model.motion(encoding, keypoints, skeleton, keypoints_next, skeleton_next)
+        return tuple(tensor for tensor in _motion_tensors(motion) if tensor is not None)
 
 
-class _FlatSFE(nn.Module):
-    """SFE with tensor inputs and a flat tuple of outputs: per attentive layer its flow and mask,
-    with the prior also its source flow and residuals."""
-
-    def __init__(self, sfe: nn.Module) -> None:
-        super().__init__()
-        self.sfe = sfe
-
-    def forward(self, p_t: Tensor, p_next: Tensor, *prior: Tensor):
-        fields = self.sfe(p_t, p_next, PriorFlows(*prior) if prior else None)
-        return tuple(tensor for field in fields
-                     for tensor in (field.flow, field.selection_mask, field.source_flow, field.prior_residual)
-                     if tensor is not None)
+def _session_parts(encoding) -> tuple:
+    strides = sorted(encoding.source_features, reverse=True)
+    parts = (tuple(encoding.source_features[stride] for stride in strides),)
+    if encoding.garment_landmarks is not None:
+        parts += (encoding.garment_landmarks, tuple(encoding.pixels))
+    return parts
 
 
 class TracedMotion:
-    """The traced prior flows and SFE of one model, with the eager methods' signatures."""
+    """The traced motion of one model, for one precision."""
 
-    def __init__(self, model) -> None:
-        size = model.config.image_size
-        device = next(model.parameters()).device
-        keypoints = torch.zeros(1, 137, 3, device=device)
-        skeleton = torch.zeros(1, 3, size, size, device=device)
-        self.size = size
-        self.device = device
-        # the tracer warns of every shape check it turns into a constant: the traces are for one
-        # shape, and fits() sends any other to the eager modules
-        with torch.no_grad(), torch.autocast(device_type=device.type, enabled=False), \
-                warnings.catch_warnings():
+    def __init__(self, model, bf16: bool) -> None:
+        blank, image, _, keypoints = _blank_session(model)
+        self.size, self.device, self.bf16 = model.config.image_size, image.device, bf16
+        model.traced_motion = None  # the trace records the eager motion
+        with torch.no_grad(), _precision(self.device, bf16), warnings.catch_warnings():
+            # the tracer warns of every shape check it turns into a constant: the trace is for one
+            # shape, and fits() sends any other to the eager modules
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
-            prior_inputs: tuple[Tensor, ...] = ()
-            self._prior = None
-            if model.uses_prior:
-                self._prior = torch.jit.freeze(torch.jit.trace(
-                    _PriorFlowsAt(model, size).eval(), (keypoints, keypoints, keypoints), check_trace=False))
-                prior_inputs = tuple(self._prior(keypoints, keypoints, keypoints)[:3])
-            flat = _FlatSFE(model.sfe).eval()
-            self._sfe = torch.jit.freeze(torch.jit.trace(flat, (skeleton, skeleton, *prior_inputs)))
-            fields = model.sfe(skeleton, skeleton, PriorFlows(*prior_inputs) if prior_inputs else None)
-        self._scales = [field.scale for field in fields]
-        # flow and mask, with the prior also the source flow and the residuals (_FlatSFE's order)
-        self._per_field = 4 if prior_inputs else 2
+            encoding = model.encode_session(blank)
+            example = model.motion(encoding, keypoints, image, keypoints, image)
+            arguments = (keypoints, keypoints, image, keypoints, image, *_session_parts(encoding))
+            self._motion = torch.jit.freeze(torch.jit.trace(_FlatMotion(model).eval(), arguments,
+                                                            check_trace=False))
+        self._present = [tensor is not None for tensor in _motion_tensors(example)]
+        self._scales = [field.scale for field in example.fields]
 
     def fits(self, skeleton_next: Tensor) -> bool:
-        """Whether inputs of this shape and device are what the traces were made for."""
-        return (skeleton_next.shape[0] == 1 and tuple(skeleton_next.shape[-2:]) == (self.size, self.size)
-                and skeleton_next.device == self.device)
+        """Whether a motion to this p^{t+1}, in the caller's autocast state, is what the trace is for."""
+        return _serves(skeleton_next, self.size, self.device, self.bf16)
 
-    def prior_flows(self, source_keypoints: Tensor, keypoints: Tensor, keypoints_next: Tensor,
-                    size: tuple[int, int]) -> tuple[PriorFlows, Tensor]:
+    def __call__(self, encoding, keypoints: Tensor, skeleton: Tensor, keypoints_next: Tensor,
+                 skeleton_next: Tensor):
+        from .mirror import Motion
+
         with torch.autocast(device_type=self.device.type, enabled=False):
-            previous, source, support, source_full = self._prior(
-                source_keypoints.float(), keypoints.float(), keypoints_next.float())
-        return PriorFlows(previous, source, support), source_full
+            flat = iter(self._motion(encoding.inputs.source_keypoints, keypoints, skeleton, keypoints_next,
+                                     skeleton_next, *_session_parts(encoding)))
+        tensors = [next(flat) if present else None for present in self._present]
+        fields = [FlowField(*tensors[4 * i:4 * i + 2], scale, *tensors[4 * i + 2:4 * i + 4])
+                  for i, scale in enumerate(self._scales)]
+        rest = tensors[4 * len(fields):]
+        pixel_prior = PixelPrior(*rest[:4]) if rest[0] is not None else None
+        strides = sorted(encoding.source_features, reverse=True)
+        side = SourceSide(dict(zip(strides, rest[4:4 + len(strides)])), *rest[4 + len(strides):])
+        return Motion(keypoints, keypoints_next, skeleton_next, fields, pixel_prior, side)
 
-    def sfe(self, p_t: Tensor, p_next: Tensor, prior: PriorFlows | None) -> list[FlowField]:
-        prior_inputs = tuple(prior) if prior is not None else ()
-        with torch.autocast(device_type=self.device.type, enabled=False):
-            flat = self._sfe(p_t.float(), p_next.float(), *prior_inputs)
-        step = self._per_field
-        return [FlowField(flat[i * step], flat[i * step + 1], scale, *flat[i * step + 2:(i + 1) * step])
-                for i, scale in enumerate(self._scales)]
 
-
-def trace_motion(model) -> TracedMotion:
-    """Trace ``model``'s poses-only parts (model in eval mode, weights final: after loading,
-    folding and any memory-format change) and make ``model.motion`` use them."""
+def trace_motion(model, bf16: bool = False) -> TracedMotion:
+    """Trace ``model``'s motion (eval mode, weights final: after loading, folding and any
+    memory-format change) for calls under bf16 autocast (``bf16``) or in float32, and make
+    ``model.motion`` use it."""
     if model.training:
         raise ValueError("trace_motion needs a model in eval mode")
-    model.traced_motion = TracedMotion(model)
+    _without_jit_autocast()
+    model.traced_motion = TracedMotion(model, bf16)
     return model.traced_motion
 
 
@@ -157,20 +194,9 @@ class TracedRender:
     """The traced render of one model with the composition, for one precision."""
 
     def __init__(self, model, bf16: bool) -> None:
-        from .mirror import SessionInputs
-
-        size = model.config.image_size
-        device = next(model.parameters()).device
-        self.size, self.device, self.bf16 = size, device, bf16
-        image = torch.zeros(1, 3, size, size, device=device)
-        mask = torch.zeros(1, 1, size, size, device=device)
-        keypoints = torch.zeros(1, 137, 3, device=device)
-        blank = SessionInputs(image, mask, image, keypoints, image, mask, image, mask)
-        # without autocast's weight cache, the casts are traced as operations (frozen into bf16
-        # constants) instead of entering the trace as cached tensors that require grad
-        autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16,
-                                  cache_enabled=False)
-        with torch.no_grad(), autocast, warnings.catch_warnings():
+        blank, image, mask, keypoints = _blank_session(model)
+        self.size, self.device, self.bf16 = model.config.image_size, image.device, bf16
+        with torch.no_grad(), _precision(self.device, bf16), warnings.catch_warnings():
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
             encoding = model.encode_session(blank)
             state = model.first_state(blank)
@@ -180,10 +206,7 @@ class TracedRender:
 
     def fits(self, frame: Tensor) -> bool:
         """Whether a render of this h^t, in the caller's autocast state, is what the trace is for."""
-        autocast = torch.is_autocast_enabled(self.device.type)
-        bf16 = autocast and torch.get_autocast_dtype(self.device.type) == torch.bfloat16
-        return (frame.shape[0] == 1 and tuple(frame.shape[-2:]) == (self.size, self.size)
-                and frame.device == self.device and bf16 == self.bf16 and (bf16 or not autocast))
+        return _serves(frame, self.size, self.device, self.bf16)
 
     def __call__(self, encoding, state, motion, cloth_mask_next: Tensor) -> tuple[Tensor, Tensor]:
         with torch.autocast(device_type=self.device.type, enabled=False):
@@ -197,5 +220,6 @@ def trace_render(model, bf16: bool) -> TracedRender:
         raise ValueError("trace_render needs a model in eval mode")
     if not model.hsg.composes:
         raise ValueError("trace_render needs a model with the keypoint prior's composition")
+    _without_jit_autocast()
     model.traced_render = TracedRender(model, bf16)
     return model.traced_render

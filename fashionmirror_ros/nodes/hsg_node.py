@@ -76,10 +76,10 @@ class HsgNode(ModelNode):
         self.update_waiting()
 
     def prepare_to_serve(self) -> None:
-        if self.param("trace_motion", True, "run the prior flows and SFE as TorchScript (same "
-                      "frames; the GIL is released while they run, which the two threads of "
-                      "prepare_motion_ahead need)"):
-            trace_motion(self.model)
+        if self.param("trace_motion", True, "run the motion half of the step (the prior's flows, "
+                      "SFE, h^s's part of eq. 8) as TorchScript: the GIL is released while it runs, "
+                      "which the two threads of prepare_motion_ahead need (models/traced.py)"):
+            trace_motion(self.model, self.options.bf16_autocast)
         traced_render = self.param(
             "trace_render", True, "run the render half of the step (HSG on h^t and the composition) "
             "as TorchScript: no GIL held, the bf16 weights cast once; float32 images equal the eager "

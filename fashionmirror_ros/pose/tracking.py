@@ -6,14 +6,13 @@ two frames of a live camera a person moves a few pixels, which optical flow on a
 follows for about half a millisecond. ``TrackedEstimator`` runs its estimator on every
 ``estimate_every``-th frame and moves the last keypoints along the flow on the frames between.
 
-Measured before this module was written (BlazePose, max_input_side 320, estimate_every 2, the
-frames between tracked):
-- 4 generated test clips (40 frames each, 512 x 512) against their true keypoints, PCK on the
-  tracked frames at 0.2 / 0.1 / 0.05 torso: 0.835 / 0.655 / 0.335, against 0.853 / 0.660 /
-  0.329 with every frame estimated (BlazePose's own error dominates);
-- the Sports2D walking woman (126 frames, 640 x 480), tracked frames against every-frame
-  estimates: PCK@0.05 0.648 (holding the last keypoints instead: 0.512; constant-velocity
-  extrapolation: 0.601 at the loose 0.2).
+Measured (``fashionmirror bench``, docs/bench/bench.md "pose_node's keypoints"; BlazePose,
+max_input_side 320): on generated test clips against their true keypoints, PCK@0.2 / 0.1 0.833 /
+0.664 with every frame estimated, 0.811 / 0.651 with every third (the frames between tracked);
+on the Sports2D walking woman (640 x 480), against BlazePose on every frame, every third frame
+estimated gives PCK@0.2 0.929 over all frames. Before this module: holding the last keypoints
+instead of tracking gave PCK@0.05 0.512 on the tracked frames against 0.648, constant-velocity
+extrapolation 0.601 at the loose 0.2.
 
 Rules
 - A frame is estimated when it is due (every ``estimate_every``-th), when nothing is tracked
@@ -34,7 +33,7 @@ import numpy as np
 from .estimators import MILLISECONDS_PER_SECOND, PoseEstimator, PoseResult, validate_rgb_image
 
 TRACK_SIDE = 320  # longer side of the grey image the flow runs on
-LK_WINDOW = 15  # pixels of the LK window at TRACK_SIDE
+LK_WINDOW = 21  # pixels of the LK window at TRACK_SIDE (15: real-video PCK@0.2 0.912 against 0.929, estimate_every 3)
 LK_PYRAMID_LEVELS = 2  # 3 levels in all: moves of ~30 pixels at TRACK_SIDE
 LK_CRITERIA_ITERATIONS = 20
 LK_CRITERIA_EPSILON = 0.03
