@@ -288,7 +288,7 @@ def steps(configurations: list[dict]) -> list[dict]:
               find("mediapipe_pose", "every_second"), blaze),
              ("hsg_node prepares the next frame's motion on a second thread instead of in line",
               find("mediapipe_pose", "in_line"), blaze),
-             ("hsg_node runs the prior flows and SFE traced (TorchScript) instead of eager",
+             ("hsg_node runs the motion (prior flows, SFE, h^s's part of eq. 8) traced instead of eager",
               find("mediapipe_pose", "eager_motion"), blaze),
              ("hsg_node runs the render (HSG on h^t, the composition) traced instead of eager",
               find("mediapipe_pose", "eager_render"), blaze),
