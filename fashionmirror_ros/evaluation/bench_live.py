@@ -155,7 +155,7 @@ def networks_section(preset: str, checkpoint: Path, clip, settings: dict, output
 def hsg_variant_trial(what: str, variant: str, hsg_parameters: dict, checkpoint: Path, preset: str,
                       stream, output: Path, settings: dict, device: str | None) -> dict:
     """The recorded-keypoints graph at the camera rate with other hsg_node parameters: what the
-    defaults gain (the two threads, the traced motion), same run."""
+    defaults gain (the two threads, the traced motion and render), same run."""
     config = GraphConfig(f"recorded keypoints, 3 processes, {what}", "recorded",
                          threads=node_threads(settings["node_threads"]), variant=variant,
                          node_parameters={"hsg_node": hsg_parameters})

@@ -86,13 +86,13 @@ def pose_tracking(settings: dict) -> dict:
                                   "size": GENERATED_SIZE, "reference": "true keypoints"},
                     "real": {"reference": "BlazePose on every frame"} if real is not None
                     else {"skipped": real_note}, "intervals": {}}
+    truth = np.concatenate([keypoints for _, keypoints in generated])
     real_reference = None
     for every in TRACKING_INTERVALS:
         entry: dict = {}
         runs = [_run(frames, every) for frames, _ in generated]
         predicted = np.concatenate([run[0] for run in runs])
         tracked = np.concatenate([run[1] for run in runs])
-        truth = np.concatenate([truth for _, truth in generated])
         estimated_ms = [ms for run in runs for ms in run[2]]
         tracked_ms = [ms for run in runs for ms in run[3]]
         entry["generated"] = _scores(predicted, truth, tracked)

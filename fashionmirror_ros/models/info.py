@@ -67,11 +67,9 @@ def model_info(preset: str | ModelConfig, image_size: int = 256) -> dict:
     device = torch.device("cpu" if config.prior.enabled else "meta")
     with device:
         model = FashionMirror(config).eval()
-    image = torch.zeros(1, 3, image_size, image_size, device=device)
-    mask = torch.zeros(1, 1, image_size, image_size, device=device)
-    keypoints = torch.zeros(1, 137, 3, device=device)
+    inputs = SessionInputs.blank(image_size, device)
+    image, mask, keypoints = inputs.source, inputs.removed_mask, inputs.source_keypoints
     cmn, sfe, hsg = model.cmn, model.sfe, model.hsg
-    inputs = SessionInputs(image, mask, image, keypoints, image, mask, image, mask)
 
     with torch.no_grad():  # inputs of the cached variants
         encoding = model.encode_session(inputs)

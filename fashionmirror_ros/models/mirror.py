@@ -31,6 +31,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
+from fashionmirror_ros.pose.layout import NUM_KEYPOINTS
 from fashionmirror_ros.pose.part_flow import face_region, keypoint_flow
 
 from .cmn import CoAttentionMaskNetwork
@@ -66,6 +67,16 @@ class SessionInputs(NamedTuple):
     person_mask: Tensor | None = None  # of h^s (B, 1, H, W); the prior needs it
     background: Tensor | None = None  # h^s with the person removed and filled; the prior needs it
     garment_mask: Tensor | None = None  # of C (B, 1, H, W); the prior needs it
+
+    @classmethod
+    def blank(cls, size: int, device: torch.device | str = "cpu",
+              memory_format: torch.memory_format = torch.contiguous_format) -> "SessionInputs":
+        """A session of one blank (zero) image, mask and pose at ``size``: what the networks are
+        warmed up and traced with (their cost and their operations do not depend on the values)."""
+        image = torch.zeros(1, 3, size, size, device=device).contiguous(memory_format=memory_format)
+        mask = torch.zeros(1, 1, size, size, device=device)
+        keypoints = torch.zeros(1, NUM_KEYPOINTS, 3, device=device)
+        return cls(image, mask, image, keypoints, image, mask, image, mask)
 
 
 class SessionEncoding(NamedTuple):

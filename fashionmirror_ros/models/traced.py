@@ -57,15 +57,11 @@ def _serves(tensor: Tensor, size: int, device: torch.device, bf16: bool) -> bool
 
 
 def _blank_session(model):
-    """What warm_up feeds the model: a session of blank images and keypoints at its size."""
+    """What warm_up feeds the model (``SessionInputs.blank``), and its image, mask and pose."""
     from .mirror import SessionInputs
 
-    size = model.config.image_size
-    device = next(model.parameters()).device
-    image = torch.zeros(1, 3, size, size, device=device)
-    mask = torch.zeros(1, 1, size, size, device=device)
-    keypoints = torch.zeros(1, 137, 3, device=device)
-    return SessionInputs(image, mask, image, keypoints, image, mask, image, mask), image, mask, keypoints
+    blank = SessionInputs.blank(model.config.image_size, next(model.parameters()).device)
+    return blank, blank.source, blank.removed_mask, blank.source_keypoints
 
 
 def _motion_tensors(motion) -> list[Tensor | None]:

@@ -60,7 +60,7 @@ class ModelNode(MirrorNode):
 
     def prepare_to_serve(self) -> None:
         """A node's own preparation of the loaded model (weights final), before the warm-up runs
-        every network once: hsg_node traces its motion here."""
+        every network once: hsg_node traces the step's two halves here."""
 
     def worker_started(self) -> None:
         """torch's intra-op thread count is per thread (OpenMP): a worker takes the process-wide

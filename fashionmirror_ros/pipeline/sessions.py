@@ -34,7 +34,6 @@ from fashionmirror_ros.models.mirror import Motion, SessionInputs, cmn_frames_fo
 from fashionmirror_ros.models.placement import garment_mask_from_image
 from fashionmirror_ros.pipeline.images import image_crc
 from fashionmirror_ros.pipeline.person_layer import fill_background
-from fashionmirror_ros.pose.layout import NUM_KEYPOINTS
 from fashionmirror_ros.pose.skeleton import render_skeleton
 
 MULTI_FRAME_HISTORY = 3  # h^{t-2}, h^{t-1}, h^t
@@ -98,10 +97,9 @@ def to_uint8_mask(tensor: torch.Tensor) -> np.ndarray:
 def warm_up(model, options: InferenceOptions, image_size: int) -> None:
     """Run every network once on blank inputs: the first call of a PyTorch CPU kernel is
     several times slower (about 0.8 s here), and it must not land on the first camera frames."""
-    image = image_tensor(np.zeros((image_size, image_size, 3), np.uint8), options)
-    mask = torch.zeros(1, 1, image_size, image_size, device=options.device)
-    keypoints = torch.zeros(1, NUM_KEYPOINTS, 3, device=options.device)
-    inputs = SessionInputs(image, mask, image, keypoints, image, mask, image, mask)
+    inputs = SessionInputs.blank(image_size, options.device, torch.channels_last if options.channels_last
+                                 else torch.contiguous_format)
+    image, mask, keypoints = inputs.source, inputs.removed_mask, inputs.source_keypoints
     with options.autocast():
         model.masks_single(image, image)
         model.cloth_mask_multi(image, image, image, image)
