@@ -6,6 +6,7 @@ function evaluated) where launch_ros exists, and skipped here; the precedence ru
 graph_params.graph_nodes, is tested directly and through real `fashionmirror run` processes.
 """
 import importlib.util
+import re
 import subprocess
 import sys
 import time
@@ -197,7 +198,14 @@ def test_fashionmirror_run_gives_up_on_a_node_that_keeps_dying_at_start_up(tmp_p
                            "--log-dir", str(log_dir), "--namespace", "give_up"],
                           capture_output=True, text=True, timeout=240)
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "died at start-up 2 times in a row, not restarted" in done.stderr, done.stderr
-    starts = (log_dir / "cmn_node.log").read_text().count("[fatal] cmn_node: cannot load the model")
-    assert starts == 2, f"cmn_node started {starts} times"
+    given_up = re.search(r"fashionmirror run: (.+) died at start-up 2 times in a row, not restarted",
+                         done.stderr)
+    assert given_up, done.stderr
+    # the graph stops at the first node that gives up: the other one may be cut short in its
+    # second start, so the count is checked for the nodes the line names
+    names = given_up.group(1).split(", ")
+    assert names and set(names) <= {"cmn_node", "hsg_node"}, names
+    for name in names:
+        starts = (log_dir / f"{name}.log").read_text().count(f"[fatal] {name}: cannot load the model")
+        assert starts == 2, f"{name} started {starts} times"
     print(f"gave up after {time.monotonic() - started:.0f} s")
