@@ -117,12 +117,13 @@ def run_eval(*args, env=None):
 def test_eval_scores_every_answer_on_generated_protocols(tiny_checkpoint, tmp_path):
     out = tmp_path / "eval"
     result = run_eval("--checkpoint", str(tiny_checkpoint), "--protocols", "reconstruction,tryon",
-                      "--clips", "2", "--frames", "4", "--no-pose", "--threads", "1", "--output", str(out))
+                      "--clips", "2", "--frames", "4", "--no-pose", "--threads", "1", "--masks-every", "2",
+                      "--output", str(out))
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "report.json").read_text())
     for protocol in ("reconstruction", "tryon"):
         answers = report["protocols"][protocol]["answers"]
-        assert list(answers) == ["copy", "keypoint_warp", "untrained", "model"]
+        assert list(answers) == ["copy", "keypoint_warp", "untrained", "model", "model, masks_every 2"]
         for answer in answers.values():
             assert len(answer["per_case"]) == 2
             assert np.isfinite(answer["mean"]["person_psnr"]) and np.isfinite(answer["mean"]["garment_psnr"])

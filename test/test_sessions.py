@@ -193,6 +193,26 @@ def test_mask_session_matches_cmn_single_then_multi(model, options, clip):
         assert np.abs(result.cloth.astype(int) - to_mask(mask).astype(int)).max() <= 1
 
 
+def test_masks_every_second_frame_feeds_cmn_the_frames_it_takes(model, options, clip):
+    """masks_every 2: CMN takes fed-back frames 1, 3, 5... (restarting with the source masks) and
+    predicts from those alone, as if they were consecutive frames."""
+    frames, garment, _, _ = clip
+    every_frame, every_second = MaskSession(model, options), MaskSession(model, options, masks_every=2)
+    for session in (every_frame, every_second):
+        session.set_source(frames[0])
+        session.set_garment(garment)
+        session.source_masks()
+    taken = [every_second.takes_next_frame() for _ in range(6)]
+    assert taken == [True, False, True, False, True, False]
+    for frame in (frames[1], frames[3]):  # what every_second took, fed to every_frame in turn
+        assert every_frame.on_generated(frame).cloth.tobytes() == every_second.on_generated(frame).cloth.tobytes()
+    every_second.restart()
+    every_second.source_masks()
+    assert every_second.takes_next_frame() and not every_second.takes_next_frame()
+    with pytest.raises(ValueError, match="masks_every"):
+        MaskSession(model, options, masks_every=0)
+
+
 def test_masks_for_another_garment_are_refused_and_missing_inputs_named(model, options, clip):
     frames, garment, masks, keypoints = clip
     session = GenerationSession(model, options, SIZE)

@@ -53,12 +53,14 @@ def keypoint_warp_answer(case: EvalCase) -> Answer:
     return Answer(np.stack(frames))
 
 
-def model_answer(model, case: EvalCase, options: InferenceOptions, replace_worn_garment: bool = False) -> Answer:
+def model_answer(model, case: EvalCase, options: InferenceOptions, replace_worn_garment: bool = False,
+                 masks_every: int = 1) -> Answer:
     """The try-on as the nodes compute it (see the module docstring). The protocols score the
     model's own judgement of what to remove (``replace_worn_garment`` off); hsg_node's kiosk
-    default (on) is what the photo panel shows."""
+    default (on) is what the photo panel shows. ``masks_every``: cmn_node's parameter (CMN on
+    every Nth generated frame, the masks holding between)."""
     model.eval()
-    masks_session = MaskSession(model, options)
+    masks_session = MaskSession(model, options, masks_every)
     generator = GenerationSession(model, options, model.config.image_size, replace_worn_garment)
     masks_session.set_source(case.source)
     masks_session.set_garment(case.garment)
@@ -71,7 +73,8 @@ def model_answer(model, case: EvalCase, options: InferenceOptions, replace_worn_
         generator.offer_masks(masks)
         cloth.append(masks.cloth)
         frames.append(generator.step(pose))
-        masks = masks_session.on_generated(frames[-1])
+        if masks_session.takes_next_frame():
+            masks = masks_session.on_generated(frames[-1])
     return Answer(np.stack(frames), masks.removed, np.stack(cloth))
 
 

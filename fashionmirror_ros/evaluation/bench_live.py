@@ -51,6 +51,7 @@ def live_configurations(estimators: list[str], with_variants: bool,
     """Each estimator in three processes with the parameters file's settings (the base
     configurations); with_variants, the fastest estimator also: with MediaPipe on every frame
     (no optical-flow tracking between estimates) and on every second (the default: every third);
+    with cmn_node on every generated frame (masks_every 1; the file's default: every second);
     in one process (with a
     SingleThreadedExecutor, and with a MultiThreadedExecutor); estimating every camera frame
     (pose_node not paced to hsg_node); with hsg_node generating in line (its motion not prepared
@@ -85,6 +86,10 @@ def live_configurations(estimators: list[str], with_variants: bool,
                                       fastest, threads=base, variant="every_second",
                                       node_parameters={"pose_node": {"estimate_every": 2}}),
                           cameras=("640x480", REAL_VIDEO)),
+        LiveConfiguration(GraphConfig(f"{name}, 3 processes, CMN on every generated frame (masks_every 1)",
+                                      fastest, threads=base, variant="masks_every_frame",
+                                      node_parameters={"cmn_node": {"masks_every": 1}}),
+                          cameras=("256x256", "640x480", REAL_VIDEO)),
         LiveConfiguration(GraphConfig(f"{name}, 1 process (SingleThreadedExecutor)", fastest, single_process=True,
                                       threads=base, variant="one_process")),
         LiveConfiguration(GraphConfig(f"{name}, 1 process (MultiThreadedExecutor)", fastest, single_process=True,
@@ -286,6 +291,8 @@ def steps(configurations: list[dict]) -> list[dict]:
               find("mediapipe_pose", "untracked"), blaze),
              ("pose_node runs MediaPipe on every 3rd frame instead of every 2nd (estimate_every 3, not 2)",
               find("mediapipe_pose", "every_second"), blaze),
+             ("cmn_node predicts M_c^{t+1} on every 2nd generated frame instead of every one (masks_every 2)",
+              find("mediapipe_pose", "masks_every_frame"), blaze),
              ("hsg_node prepares the next frame's motion on a second thread instead of in line",
               find("mediapipe_pose", "in_line"), blaze),
              ("hsg_node runs the motion (prior flows, SFE, h^s's part of eq. 8) traced instead of eager",

@@ -3,7 +3,9 @@
 For each protocol (evaluation/cases.py: ``reconstruction``, ``tryon``, ``real``) the same cases
 are answered by ``copy`` and ``keypoint_warp`` (answers that need no model), the ``untrained``
 model (the preset freshly initialised with seed 0) and the ``model`` (the checkpoint), plus any
-``--extra NAME=CHECKPOINT`` (an ablation's variants); evaluation/scoring.py computes the figures.
+``--extra NAME=CHECKPOINT`` (an ablation's variants) and, for each ``--masks-every N``, the model
+with cmn_node's ``masks_every`` N (CMN on every Nth generated frame); evaluation/scoring.py
+computes the figures.
 The pose-following ceiling (MediaPipe Pose on the true frames) is reported beside them.
 
 Writes into ``--output``: report.json (means and per-case figures), report.md (one table per
@@ -59,10 +61,16 @@ def load_models(args: argparse.Namespace, device: torch.device) -> dict[str, Fas
     return models
 
 
-def answer_all(case, models: dict, options: InferenceOptions) -> dict[str, Answer]:
+def masks_every_label(every: int) -> str:
+    return f"model, masks_every {every}"
+
+
+def answer_all(case, models: dict, options: InferenceOptions, masks_every: tuple[int, ...] = ()) -> dict[str, Answer]:
     answers = {name: baseline_answer(name, case) for name in BASELINES}
     for name, model in models.items():
         answers[name] = model_answer(model, case, options)
+    for every in masks_every:
+        answers[masks_every_label(every)] = model_answer(models["model"], case, options, masks_every=every)
     return answers
 
 
@@ -72,7 +80,7 @@ def evaluate_protocol(name: str, cases: list, models: dict, options: InferenceOp
     ceiling = []
     all_answers = []
     for case in tqdm(cases, desc=f"eval {name}", dynamic_ncols=True):
-        answers = answer_all(case, models, options)
+        answers = answer_all(case, models, options, args.masks_every)
         all_answers.append(answers)
         for answer_name, answer in answers.items():
             scores = score_case(case, answer, estimator, args.lpips_weights)
@@ -148,6 +156,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=PROTOCOL_FRAMES)
     parser.add_argument("--extra", action="append", default=[], type=_named_checkpoint,
                         metavar="NAME=CHECKPOINT", help="another model to score beside (repeatable)")
+    parser.add_argument("--masks-every", default=(), type=_mask_intervals, metavar="N[,N...]",
+                        help="also score the model with cmn_node's masks_every N (N >= 2)")
     parser.add_argument("--no-untrained", action="store_true", help="skip the untrained model")
     parser.add_argument("--no-pose", action="store_true", help="skip the MediaPipe pose-following figures")
     parser.add_argument("--no-sheet", action="store_true", help="skip the picture sheet")
@@ -163,6 +173,16 @@ def _named_checkpoint(text: str) -> tuple[str, str]:
     if not name or not path:
         raise argparse.ArgumentTypeError(f"expected NAME=CHECKPOINT, got {text!r}")
     return name, path
+
+
+def _mask_intervals(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        values = ()
+    if not values or any(value < 2 for value in values):
+        raise argparse.ArgumentTypeError(f"expected integers >= 2 separated by commas, got {text!r}")
+    return values
 
 
 def _requested_protocols(text: str) -> list[str]:

@@ -75,7 +75,7 @@ class SiameseEncoder(nn.Module):
     def _resize_to_internal(self, image: Tensor) -> Tensor:
         if self.internal_size is None:
             return image
-        height, width = image.shape[-2:]
+        height, width = (int(side) for side in image.shape[-2:])  # ints, so a trace keeps them constant
         scale = self.internal_size / max(height, width)
         if scale == 1.0:
             return image

@@ -30,7 +30,11 @@ KEYPOINTS_TOPIC = topics.POSE_KEYPOINTS
 class CmnNode(ModelNode):
     def __init__(self, **kwargs):
         super().__init__("cmn_node", **kwargs)
-        self.session = MaskSession(self.model, self.options)
+        masks_every = self.param(
+            "masks_every", 1, "predict M_c^{t+1} from every Nth fed-back frame only, the masks "
+            "holding between (ours; 1 = the paper's every frame): 2 frees CPU for the generator "
+            "(docs/bench/bench.md has the rate, docs/eval/report.md the quality)", int_range=(1, 30))
+        self.session = MaskSession(self.model, self.options, masks_every)
         self.lock = threading.Lock()
         self.source_header = None
         self.person_in_view = True  # until pose_node says otherwise
@@ -77,6 +81,8 @@ class CmnNode(ModelNode):
         self.masks_pub.publish(msg)
 
     def on_feedback(self, msg: Image, receive_ns: int) -> None:
+        if not self.due_for_masks():
+            return
         rgb = self.decode_color(msg, FEEDBACK_TOPIC)
         if rgb is None:
             return
@@ -86,6 +92,11 @@ class CmnNode(ModelNode):
             masks = self.session.on_generated(self.fit(rgb))
         self.publish(masks, msg.header)
         self.record_latency(msg.header, receive_ns, self.now_ns())
+
+    def due_for_masks(self) -> bool:
+        """Whether CMN takes this fed-back frame (masks_every), decided before it is decoded."""
+        with self.lock:
+            return self.session.ready and self.person_in_view and self.session.takes_next_frame()
 
 
 def main(args=None) -> int:

@@ -49,7 +49,7 @@ LAUNCH_ARGUMENTS: dict[str, tuple[str, str]] = {
                           f"{topics.GARMENT_IMAGE}"),
     "checkpoint": ("", "checkpoint directory; empty = params file, else the shipped checkpoint"),
     "device": ("", "auto, cpu, cuda or cuda:N; empty = params file (auto)"),
-    "estimator": ("", "pose source of pose_node; empty = params file (mediapipe)"),
+    "estimator": ("", "pose source of pose_node; empty = params file (mediapipe_pose)"),
     "garment_catalog": ("", "folder of garment photos published on the latched garment topic "
                             "(first one at start; n/p in the mirror view switch)"),
     "view": ("false", "true: also start the full-screen mirror display (mirror_view)"),

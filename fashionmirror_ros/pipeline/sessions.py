@@ -107,7 +107,6 @@ def warm_up(model, options: InferenceOptions, image_size: int) -> None:
 
 
 @dataclass
-@dataclass
 class Masks:
     removed: np.ndarray  # M_r (S, S) uint8
     cloth: np.ndarray  # M_c^{t+1} (S, S) uint8
@@ -122,11 +121,18 @@ class MaskSession:
     Streaming keeps the CMN embeddings: C is encoded once per garment and each frame h^t once
     (h^0 = h^s included), so a multi-frame step costs one encoder pass instead of four (same math
     as CoAttentionMaskNetwork.forward_multi).
+    ``masks_every`` (ours, not the paper's): CMN sees only every Nth generated frame, counted
+    from the source masks (``takes_next_frame``); the frames it sees are its h^{t-2}, h^{t-1},
+    h^t, and the masks hold between. 1 is the paper's schedule.
     """
 
-    def __init__(self, model, options: InferenceOptions):
+    def __init__(self, model, options: InferenceOptions, masks_every: int = 1):
+        if masks_every < 1:
+            raise ValueError(f"masks_every must be >= 1, got {masks_every}")
         self.cmn = model.cmn
         self.options = options
+        self.masks_every = masks_every
+        self.frames_offered = 0  # generated frames offered since the source masks
         self.source: torch.Tensor | None = None
         self.garment_embedding: torch.Tensor | None = None
         self.source_crc = self.garment_crc = 0
@@ -161,6 +167,7 @@ class MaskSession:
         """Start the mask history again from the source (new inputs, or the person left)."""
         self.history.clear()
         self.frames_seen = 0
+        self.frames_offered = 0
         self.removed_mask = None
 
     @torch.inference_mode()
@@ -171,10 +178,17 @@ class MaskSession:
             embedding = self.cmn.encode(self.source)
         self.history.append((0, embedding))
         self.frames_seen = 1
+        self.frames_offered = 0
         removed, cloth = self._predict(1)
         self.removed_mask = to_uint8_mask(checked(removed, "M_r"))
         return Masks(self.removed_mask, to_uint8_mask(checked(cloth, "M_c")), False,
                      self.source_crc, self.garment_crc)
+
+    def takes_next_frame(self) -> bool:
+        """Count a generated frame offered for feedback; True when it is one CMN sees (the
+        first after the source masks, then every masks_every-th): pass it to ``on_generated``."""
+        self.frames_offered += 1
+        return (self.frames_offered - 1) % self.masks_every == 0
 
     @torch.inference_mode()
     def on_generated(self, rgb: np.ndarray) -> Masks:
