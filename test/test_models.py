@@ -25,7 +25,7 @@ from fashionmirror_ros.models import (
 )
 from fashionmirror_ros.models.backbones import vgg19_layer_indices
 from fashionmirror_ros.models.hsg import GarmentSTN
-from fashionmirror_ros.models.layers import fold_batch_norms, half_size
+from fashionmirror_ros.models.layers import depth_to_space, fold_batch_norms, half_size
 from fashionmirror_ros.models.traced import trace_motion
 from fashionmirror_ros.models.mirror import SessionInputs, cmn_frames_for
 from fashionmirror_ros.models.prior import keypoint_warp
@@ -345,6 +345,13 @@ def _with_trained_statistics(model):
             module.weight.data.copy_(torch.rand(channels, generator=generator) + 0.5)
             module.bias.data.copy_(torch.randn(channels, generator=generator) * 0.2)
     return model
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_depth_to_space_moves_the_values_pixel_shuffle_moves(dtype):
+    for factor, channels in ((2, 24), (3, 18)):
+        x = torch.randn(2, channels, 5, 7).to(dtype)
+        assert torch.equal(depth_to_space(x, factor), F.pixel_shuffle(x, factor))
 
 
 def test_folding_batch_norms_keeps_every_output_and_leaves_no_batch_norm_in_the_served_parts():

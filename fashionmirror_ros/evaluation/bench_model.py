@@ -87,7 +87,7 @@ def network_calls(model, clip, channels_last: bool, autocast) -> dict:
     import torch
 
     from fashionmirror_ros.models.hsg import SourceSide
-    from fashionmirror_ros.models.prior import composite_person
+    from fashionmirror_ros.models.prior import composite_layer
     from fashionmirror_ros.models.mirror import SessionInputs
     from fashionmirror_ros.models.placement import keypoint_placement
     from fashionmirror_ros.pose.skeleton import render_skeleton
@@ -130,8 +130,8 @@ def network_calls(model, clip, channels_last: bool, autocast) -> dict:
         pixels = encoding.pixels
 
         def composition():  # the pixel warp of h^s (HSG.source_side's part), the placed C, the blend
-            person, alpha = composite_person(pixels.source, pixels.person_alpha, pixels.background,
-                                             source_flow, prior.support)
+            person, alpha = composite_layer(pixels.person_layer, pixels.background, source_flow,
+                                            prior.support)
             candidates = model.hsg.pixel_candidates(SourceSide({}, person, alpha), pixels, placement)
             return model.hsg.compose(painted_and_logits, candidates, blank)
 

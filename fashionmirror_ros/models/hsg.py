@@ -65,10 +65,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import HSGConfig, PriorConfig
-from .layers import ConvNormAct, StridedEncoder, UpsampleFuse, half_size
+from .layers import ConvNormAct, StridedEncoder, UpsampleFuse, depth_to_space, half_size
 from .sfe import FlowField
 from .warping import gaussian_warp, resize_flow
-from .prior import composite_person
+from .prior import composite_layer
 
 PIXEL_SHUFFLE_FACTOR = 2  # the decoder's last level is at stride 2
 COMPOSITION_SOURCES = 3  # warped h^s, placed C, the decoder's painting
@@ -138,13 +138,16 @@ class DecoderLevel(nn.Module):
 
 
 class PixelInputs(NamedTuple):
-    """Full-resolution inputs of the composition (fixed for a source and garment)."""
+    """Full-resolution inputs of the composition (fixed for a source and garment, so made once:
+    ``FashionMirror.encode_session``); the layers are premultiplied (``prior.premultiplied``)."""
 
-    source: Tensor  # (B, 3, H, W) h^s
-    person_alpha: Tensor  # (B, 1, H, W) person mask of h^s * (1 - M_r)
+    person_layer: Tensor  # (B, 4, H, W) h^s times its alpha (person mask * (1 - M_r)), the alpha
     background: Tensor  # (B, 3, H, W) h^s with the person removed and filled
-    garment: Tensor  # (B, 3, H, W) C
-    garment_mask: Tensor  # (B, 1, H, W)
+    garment_layer: Tensor  # (B, 4, H, W) C times its mask, the mask
+
+    @property
+    def garment_mask(self) -> Tensor:
+        return self.garment_layer[:, 3:]
 
 
 class PixelPrior(NamedTuple):
@@ -248,8 +251,8 @@ class HumanSequenceGenerator(nn.Module):
                   for stride in self.attentive_strides}
         if not self.composes:
             return SourceSide(boosts)
-        person, alpha = composite_person(pixels.source, pixels.person_alpha, pixels.background,
-                                         pixel_prior.source_flow, pixel_prior.support)
+        person, alpha = composite_layer(pixels.person_layer, pixels.background, pixel_prior.source_flow,
+                                        pixel_prior.support)
         placed_mask = GarmentSTN.warp(pixels.garment_mask, pixel_prior.placement).clamp(0.0, 1.0)
         return SourceSide(boosts, person, alpha, placed_mask)
 
@@ -320,7 +323,7 @@ class HumanSequenceGenerator(nn.Module):
     def pixel_candidates(source_side: SourceSide, pixels: PixelInputs, theta: Tensor) -> tuple[Tensor, ...]:
         """(warped h^s over its background (B,3,H,W), its alpha (B,1,H,W), placed C (B,3,H,W)
         premultiplied, its alpha (B,1,H,W))."""
-        placed = GarmentSTN.warp(torch.cat([pixels.garment * pixels.garment_mask, pixels.garment_mask], 1), theta)
+        placed = GarmentSTN.warp(pixels.garment_layer, theta)
         return source_side.person, source_side.person_alpha, placed[:, :3], placed[:, 3:].clamp(0.0, 1.0)
 
     def decode(self, fused: dict[int, Tensor], guidance: Tensor | None = None) -> Tensor:
@@ -340,7 +343,7 @@ class HumanSequenceGenerator(nn.Module):
 
     def _to_output(self, features: Tensor, output_size: tuple[int, int]) -> Tensor:
         """The painted image (sigmoid) and, when composing, the logits: (B, 3 [+3], H, W)."""
-        output = F.pixel_shuffle(self.to_rgb(features), PIXEL_SHUFFLE_FACTOR)
+        output = depth_to_space(self.to_rgb(features), PIXEL_SHUFFLE_FACTOR)
         if tuple(output.shape[-2:]) != tuple(output_size):
             output = F.interpolate(output, size=output_size, mode="bilinear", align_corners=False)
         return torch.cat([torch.sigmoid(output[:, :3]), output[:, 3:]], 1) if self.composes \

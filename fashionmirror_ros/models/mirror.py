@@ -39,6 +39,7 @@ from .config import ModelConfig, get_preset
 from .hsg import HSGOutput, HumanSequenceGenerator, PixelInputs, PixelPrior, SourceSide
 from .garment_match import same_garment
 from .placement import garment_footprint, garment_landmarks, keypoint_placement
+from .prior import premultiplied
 from .sfe import FlowField, PriorFlows, SkeletonFlowExtractor
 from .warping import resize_flow
 
@@ -169,8 +170,9 @@ class FashionMirror(nn.Module):
         landmarks = pixels = None
         if self.uses_prior:
             landmarks = garment_landmarks(inputs.garment_mask)
-            pixels = PixelInputs(inputs.source, inputs.person_mask * (1.0 - inputs.removed_mask),
-                                 inputs.background, inputs.garment, inputs.garment_mask)
+            person_alpha = inputs.person_mask * (1.0 - inputs.removed_mask)
+            pixels = PixelInputs(premultiplied(inputs.source, person_alpha), inputs.background,
+                                 premultiplied(inputs.garment, inputs.garment_mask))
         return SessionEncoding(inputs, self.hsg.encode_source(source_masked),
                                self.hsg.encode_garment(inputs.garment), landmarks, pixels)
 

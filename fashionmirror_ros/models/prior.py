@@ -15,12 +15,24 @@ from torch import Tensor
 from fashionmirror_ros.pose.part_flow import keypoint_flow, warp_pixels
 
 
+def premultiplied(rgb: Tensor, alpha: Tensor) -> Tensor:
+    """A layer (B, 4, H, W): ``rgb`` (B, 3, H, W) times ``alpha`` (B, 1, H, W), then alpha."""
+    return torch.cat([rgb * alpha, alpha], 1)
+
+
 def composite_person(source: Tensor, person_mask: Tensor, background: Tensor, flow: Tensor,
                      support: Tensor) -> tuple[Tensor, Tensor]:
     """Warp the person layer of ``source`` (B, 3, H, W) along a backward ``flow`` (B, 2, H, W),
     keep it where ``support`` (B, 1, H, W) is, lay it over ``background`` (B, 3, H, W);
     ``person_mask`` (B, 1, H, W) in [0, 1]. Returns the image and the warped mask (B, 1, H, W)."""
-    layer = warp_pixels(torch.cat([source * person_mask, person_mask], 1), flow) * support
+    return composite_layer(premultiplied(source, person_mask), background, flow, support)
+
+
+def composite_layer(person_layer: Tensor, background: Tensor, flow: Tensor,
+                    support: Tensor) -> tuple[Tensor, Tensor]:
+    """``composite_person`` of a ``premultiplied`` person layer (B, 4, H, W), which a stream
+    makes once per source."""
+    layer = warp_pixels(person_layer, flow) * support
     alpha = layer[:, 3:].clamp(0.0, 1.0)
     # premultiplied colour: where the warped mask is partial, the background shows through
     return layer[:, :3] + (1.0 - alpha) * background, alpha

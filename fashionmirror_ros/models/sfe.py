@@ -137,8 +137,13 @@ class AttentiveLayer(nn.Module):
                 nn.init.zeros_(conv.bias)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
-        source = self.source_flow(x) if self.source_flow is not None else None
-        return self.flow(x), torch.sigmoid(self.mask(x)), source
+        # the three 3x3 convs read the same x: one conv with their kernels stacked is the same
+        # sum, in one pass over x (a frozen trace keeps the stacked kernels as constants)
+        convs = [conv for conv in (self.flow, self.mask, self.source_flow) if conv is not None]
+        out = F.conv2d(x, torch.cat([conv.weight for conv in convs]), torch.cat([conv.bias for conv in convs]),
+                       padding=1)  # (B, 2 + 1 [+ 2], h, w)
+        source = out[:, 3:5] if self.source_flow is not None else None
+        return out[:, 0:2], torch.sigmoid(out[:, 2:3]), source
 
 
 class DecoderLevel(nn.Module):
