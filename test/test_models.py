@@ -347,6 +347,16 @@ def _with_trained_statistics(model):
     return model
 
 
+def test_the_garment_is_placed_on_a_float32_grid_under_bf16_autocast():
+    """affine_grid's matrix product in bf16 moved the sampling points by up to 0.4 pixels."""
+    theta = torch.tensor([[[0.62, 0.03, -0.05], [-0.02, 0.71, 0.18]]])
+    image = torch.rand(1, 4, 256, 256, generator=torch.Generator().manual_seed(0))
+    reference = GarmentSTN.warp(image, theta)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        served = GarmentSTN.warp(image, theta)
+    assert served.dtype == torch.float32 and torch.allclose(served, reference, atol=1e-6)
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_depth_to_space_moves_the_values_pixel_shuffle_moves(dtype):
     for factor, channels in ((2, 24), (3, 18)):

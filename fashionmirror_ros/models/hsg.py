@@ -68,6 +68,7 @@ from .config import HSGConfig, PriorConfig
 from .layers import ConvNormAct, StridedEncoder, UpsampleFuse, depth_to_space, half_size
 from .sfe import FlowField
 from .warping import gaussian_warp, resize_flow
+from .placement import affine_warp
 from .prior import composite_layer
 
 PIXEL_SHUFFLE_FACTOR = 2  # the decoder's last level is at stride 2
@@ -116,8 +117,8 @@ class GarmentSTN(nn.Module):
 
     @staticmethod
     def warp(feature: Tensor, theta: Tensor) -> Tensor:
-        grid = F.affine_grid(theta, list(feature.shape), align_corners=False)
-        return F.grid_sample(feature, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        """STN(feature): ``feature`` sampled through ``theta`` (a float32 result, ``affine_warp``)."""
+        return affine_warp(feature, theta)
 
 
 class DecoderLevel(nn.Module):

@@ -15,6 +15,8 @@ align_corners=False), so one theta places C on feature maps of any resolution.
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -101,11 +103,24 @@ def _keypoint_placement(landmarks: Tensor, keypoints: Tensor, image_size: int,
     return torch.where(seen[:, None, None], theta, identity.expand_as(theta))
 
 
+AUTOCAST_DEVICES = ("cpu", "cuda")  # model-info counts FLOPs on "meta", which autocast refuses
+
+
+def affine_warp(image: Tensor, theta: Tensor, size: tuple[int, int] | None = None) -> Tensor:
+    """``image`` (B, C, h, w) sampled bilinearly through ``theta`` (B, 2, 3) onto a ``size`` grid
+    (default the image's own), zeros outside. The grid is made in float32 even under autocast:
+    ``affine_grid``'s matrix product would otherwise run in bf16, whose 8-bit mantissa moved the
+    sampling points by up to 0.4 pixels at 256 (0.09 on average)."""
+    height, width = size if size is not None else image.shape[-2:]
+    device = theta.device.type
+    with torch.autocast(device_type=device, enabled=False) if device in AUTOCAST_DEVICES else nullcontext():
+        grid = F.affine_grid(theta.float(), [image.shape[0], image.shape[1], height, width], align_corners=False)
+        return F.grid_sample(image.float(), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
 def garment_footprint(garment_mask: Tensor, keypoints: Tensor, image_size: int,
                       min_confidence: float) -> Tensor:
     """(B, 1, S, S): where C's mask lands when placed on the pose ``keypoints`` (the keypoint
     placement, no learned correction)."""
     theta = keypoint_placement(garment_landmarks(garment_mask), keypoints, image_size, min_confidence)
-    grid = F.affine_grid(theta, [garment_mask.shape[0], 1, image_size, image_size], align_corners=False)
-    return F.grid_sample(garment_mask.float(), grid, mode="bilinear", padding_mode="zeros",
-                         align_corners=False).clamp(0.0, 1.0)
+    return affine_warp(garment_mask, theta, (image_size, image_size)).clamp(0.0, 1.0)
