@@ -426,6 +426,11 @@ def test_diagnostics_return_to_ok_after_good_input(rig):
             name: (status.level, status.message) for name, status in rig.driver.statuses().items()}
     values = status_values(rig.driver.statuses()["hsg_node"])
     assert int(values["inputs_rejected"]) > 0
+    # the parameters file's masks_every 2: CMN skipped generated frames fed back (every second
+    # one after each restart of the mask history; the schedule is tested in test_sessions.py)
+    masks = status_values(rig.driver.statuses()["cmn_node"])
+    assert masks["masks_every"] == "2"
+    assert int(masks["fed_back_frames_taken"]) > 0 and int(masks["fed_back_frames_skipped"]) > 0
     rig.assert_alive()
 
 

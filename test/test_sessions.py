@@ -204,6 +204,7 @@ def test_masks_every_second_frame_feeds_cmn_the_frames_it_takes(model, options, 
         session.source_masks()
     taken = [every_second.takes_next_frame() for _ in range(6)]
     assert taken == [True, False, True, False, True, False]
+    assert (every_second.frames_taken, every_second.frames_skipped) == (3, 3)
     for frame in (frames[1], frames[3]):  # what every_second took, fed to every_frame in turn
         assert every_frame.on_generated(frame).cloth.tobytes() == every_second.on_generated(frame).cloth.tobytes()
     every_second.restart()

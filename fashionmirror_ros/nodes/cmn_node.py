@@ -93,6 +93,12 @@ class CmnNode(ModelNode):
         self.publish(masks, msg.header)
         self.record_latency(msg.header, receive_ns, self.now_ns())
 
+    def status_values(self) -> dict[str, str]:
+        session = self.session
+        return {**super().status_values(), "masks_every": str(session.masks_every),
+                "fed_back_frames_taken": str(session.frames_taken),
+                "fed_back_frames_skipped": str(session.frames_skipped)}
+
     def due_for_masks(self) -> bool:
         """Whether CMN takes this fed-back frame (masks_every), decided before it is decoded."""
         with self.lock:

@@ -133,6 +133,7 @@ class MaskSession:
         self.options = options
         self.masks_every = masks_every
         self.frames_offered = 0  # generated frames offered since the source masks
+        self.frames_taken = self.frames_skipped = 0  # all offered frames, for diagnostics
         self.source: torch.Tensor | None = None
         self.garment_embedding: torch.Tensor | None = None
         self.source_crc = self.garment_crc = 0
@@ -188,7 +189,10 @@ class MaskSession:
         """Count a generated frame offered for feedback; True when it is one CMN sees (the
         first after the source masks, then every masks_every-th): pass it to ``on_generated``."""
         self.frames_offered += 1
-        return (self.frames_offered - 1) % self.masks_every == 0
+        taken = (self.frames_offered - 1) % self.masks_every == 0
+        self.frames_taken += taken
+        self.frames_skipped += not taken
+        return taken
 
     @torch.inference_mode()
     def on_generated(self, rgb: np.ndarray) -> Masks:
