@@ -108,14 +108,15 @@ AUTOCAST_DEVICES = ("cpu", "cuda")  # model-info counts FLOPs on "meta", which a
 
 def affine_warp(image: Tensor, theta: Tensor, size: tuple[int, int] | None = None) -> Tensor:
     """``image`` (B, C, h, w) sampled bilinearly through ``theta`` (B, 2, 3) onto a ``size`` grid
-    (default the image's own), zeros outside. The grid is made in float32 even under autocast:
-    ``affine_grid``'s matrix product would otherwise run in bf16, whose 8-bit mantissa moved the
-    sampling points by up to 0.4 pixels at 256 (0.09 on average)."""
+    (default the image's own), zeros outside. The grid is made in at least float32, also under
+    autocast: ``affine_grid``'s matrix product would otherwise run in bf16, whose 8-bit mantissa
+    moved the sampling points by up to 0.4 pixels at 256 (0.09 on average)."""
     height, width = size if size is not None else image.shape[-2:]
+    dtype = torch.promote_types(image.dtype, torch.float32)  # float64 stays float64
     device = theta.device.type
     with torch.autocast(device_type=device, enabled=False) if device in AUTOCAST_DEVICES else nullcontext():
-        grid = F.affine_grid(theta.float(), [image.shape[0], image.shape[1], height, width], align_corners=False)
-        return F.grid_sample(image.float(), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        grid = F.affine_grid(theta.to(dtype), [image.shape[0], image.shape[1], height, width], align_corners=False)
+        return F.grid_sample(image.to(dtype), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
 def garment_footprint(garment_mask: Tensor, keypoints: Tensor, image_size: int,
