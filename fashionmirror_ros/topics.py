@@ -17,6 +17,7 @@ SOURCE_IMAGE = "tryon/source_image"          # h^s, latched
 GARMENT_IMAGE = "tryon/garment_image"        # C, latched
 SOURCE_KEYPOINTS = "tryon/source_keypoints"  # pose of h^s (p^0), latched
 SOURCE_PERSON_MASK = "tryon/source_person_mask"  # person mask of h^s (mono8), latched
+BACKGROUND_IMAGE = "tryon/background_image"  # the static camera's empty view (clean plate), latched
 TRYON_IMAGE = "tryon/image"                  # the try-on, also fed back to cmn_node
 POSE_KEYPOINTS = "pose/keypoints"
 POSE_SKELETON = "pose/skeleton"

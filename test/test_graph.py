@@ -100,3 +100,32 @@ def hsg_ready(driver) -> bool:
     """hsg_node has every input (its person mask of h^s arrives after pose_node segmented it)."""
     message = driver.statuses().get("hsg_node", _NoStatus).message
     return not any(text in message for text in ("no source", "no garment", "person mask", "no CMN"))
+
+
+@requires_ros
+def test_a_clean_plate_of_the_scene_is_used_and_one_of_another_scene_refused(graph, stream_clip):
+    """Last in this module: the refused plate stays in hsg_node's session."""
+    from sensor_msgs.msg import Image
+
+    from fashionmirror_ros import topics
+    from fashionmirror_ros.messages import header, rgb_image_msg
+    from fashionmirror_ros.nodes.common import LATCHED_QOS
+
+    driver, supervisor = graph
+    clip = stream_clip
+    driver.publish_inputs(clip.frames[0], clip.garment, clip.keypoints[0], driver.stamp(0, FPS, base_s=900))
+    assert driver.wait_for(lambda: hsg_ready(driver), 30), "hsg_node still lacks an input"
+    background = lambda: status_values(driver.statuses()["hsg_node"]).get("background", "")  # noqa: E731
+    assert background() == "inpainted"
+    publisher = driver.node.create_publisher(Image, topics.BACKGROUND_IMAGE, LATCHED_QOS)
+    try:
+        # h^s itself is the scene outside the person: accepted
+        publisher.publish(rgb_image_msg(clip.frames[0], header(0, "camera")))
+        assert driver.wait_for(lambda: background() == "plate", 20), background()
+        noise = np.random.default_rng(0).integers(0, 256, clip.frames[0].shape, dtype=np.uint8)
+        publisher.publish(rgb_image_msg(noise, header(0, "camera")))
+        assert driver.wait_for(lambda: background().startswith("plate refused"), 20), background()
+        assert "plate refused" in driver.statuses()["hsg_node"].message
+    finally:
+        driver.node.destroy_publisher(publisher)
+    assert not supervisor.dead()

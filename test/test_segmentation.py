@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from fashionmirror_ros.pipeline.person_layer import dilated_hole, fill_background
+from fashionmirror_ros.pipeline.person_layer import (PLATE_MAX_MISMATCH, dilated_hole, fill_background,
+                                                      plate_mismatch)
 
 skimage_data = pytest.importorskip("skimage.data")
 
@@ -167,6 +168,32 @@ def test_fill_background_at_full_resolution_and_odd_sizes():
     small = cv2.resize(image, (37, 23), interpolation=cv2.INTER_NEAREST)
     small_mask = cv2.resize(mask, (37, 23), interpolation=cv2.INTER_NEAREST)
     assert fill_background(small, small_mask).shape == (23, 37, 3)
+
+
+def textured_scene(seed: int = 0):
+    """A noisy (grass-like) background, where inpainting can only blur, with the square person."""
+    texture = np.random.default_rng(seed).integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    image, mask, truth = square_person_scene(background=texture)
+    return image, mask, truth
+
+
+def test_a_clean_plate_fills_the_hole_with_the_true_background():
+    image, mask, truth = textured_scene()
+    hole = dilated_hole(mask).astype(bool)
+    assert plate_mismatch(image, mask, truth) == 0.0
+    with_plate = fill_background(image, mask, plate=truth)
+    assert np.array_equal(with_plate, truth)  # the person's pixels and the halo: the plate's
+    inpainted = fill_background(image, mask)
+    assert np.abs(inpainted.astype(int) - truth.astype(int))[hole].mean() > 30  # a blur of noise
+    assert np.array_equal(with_plate[~hole], image[~hole])  # outside the hole: h^s unchanged
+
+
+def test_a_plate_of_another_scene_is_told_apart():
+    image, mask, _ = textured_scene()
+    _, _, other = textured_scene(seed=1)
+    assert plate_mismatch(image, mask, other) > PLATE_MAX_MISMATCH
+    with pytest.raises(ValueError):
+        plate_mismatch(image, mask, other[:-1])
 
 
 def test_fill_background_refuses_mismatched_input():

@@ -214,6 +214,23 @@ def test_masks_every_second_frame_feeds_cmn_the_frames_it_takes(model, options, 
         MaskSession(model, options, masks_every=0)
 
 
+def test_a_clean_plate_is_used_behind_the_person_when_it_matches_the_source(options, clip):
+    session, person = streaming_session(options, clip, prior=True)
+    frames = clip[0]
+    assert session.background_kind == "inpainted"
+    plate = frames[0].copy()
+    plate[person.astype(bool)] = (10, 200, 30)  # the scene as it is behind the person
+    session.set_background_plate(plate)
+    assert session.background_kind == "plate"
+    background = to_uint8_image(session.background)
+    assert (background[person.astype(bool)] == (10, 200, 30)).all()
+    session.set_background_plate(frames[1])  # another scene (random pixels): refused
+    assert session.background_kind.startswith("plate refused")
+    assert not (to_uint8_image(session.background)[person.astype(bool)] == (10, 200, 30)).all()
+    session.set_background_plate(None)
+    assert session.background_kind == "inpainted"
+
+
 def test_masks_for_another_garment_are_refused_and_missing_inputs_named(model, options, clip):
     frames, garment, masks, keypoints = clip
     session = GenerationSession(model, options, SIZE)

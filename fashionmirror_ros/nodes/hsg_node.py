@@ -1,7 +1,8 @@
 """hsg_node: skeleton flow extraction (SFE, eq. 4) and human sequence generation (HSG, eq. 8).
 
 Subscribes  pose/keypoints (newest wins), cmn/masks, tryon/source_image,
-            tryon/garment_image, tryon/source_keypoints, tryon/source_person_mask (latched)
+            tryon/garment_image, tryon/source_keypoints, tryon/source_person_mask,
+            tryon/background_image (latched; optional: the camera's empty view)
 Publishes   tryon/image (rgb8, model-sized, header = the camera frame's header; qos_overrides),
             fashionmirror/latency, /diagnostics
 Recurrent: keeps h^t and p^t; starts from h^0 = h^s and p^0 = the source pose. With no person
@@ -11,6 +12,9 @@ with the same renderer pose_node uses for /pose/skeleton; keypoints with NaN/inf
 zero-sized image are rejected before anything is drawn. The keypoint prior (realtime preset)
 needs the person mask of h^s that pose_node latches; a source in which pose_node found nobody is
 refused (nothing published, the reason on /diagnostics) until another source comes.
+Behind the person, h^s's background is inpainted, or taken from a clean plate (the static
+camera's view with nobody in it: tryon/background_image or background_image_path) when one
+matches h^s outside the person; a plate of another scene is refused with the reason.
 Two threads (parameter prepare_motion_ahead): one takes the newest keypoints and computes what the
 poses alone decide (SFE's flows, the keypoint geometry: ``GenerationSession.prepare``), the other
 generates; the first takes a new frame only once the second has taken the one it prepared, so
@@ -38,6 +42,7 @@ from sensor_msgs.msg import Image
 KEYPOINTS_TOPIC = topics.POSE_KEYPOINTS
 SOURCE_KEYPOINTS_TOPIC = topics.SOURCE_KEYPOINTS
 SOURCE_PERSON_TOPIC = topics.SOURCE_PERSON_MASK
+BACKGROUND_TOPIC = topics.BACKGROUND_IMAGE
 MASKS_TOPIC = topics.CMN_MASKS
 
 
@@ -73,6 +78,10 @@ class HsgNode(ModelNode):
         self.subscribe(PoseKeypoints, SOURCE_KEYPOINTS_TOPIC, self.on_source_pose, LATCHED_QOS)
         self.subscribe(Image, SOURCE_PERSON_TOPIC, self.on_source_person, LATCHED_QOS)
         self.listen_for_inputs(self.on_source, self.on_garment)
+        self.listen_for_image(BACKGROUND_TOPIC, self.on_background, self.param(
+            "background_image_path", "", "image file of the camera's view with nobody in it (a "
+            "clean plate, same camera and framing as h^s): shown behind the person instead of "
+            "the inpainted background; empty = tryon/background_image or none"))
         self.update_waiting()
 
     def prepare_to_serve(self) -> None:
@@ -106,6 +115,18 @@ class HsgNode(ModelNode):
             self.apply_source_pose()
             self.apply_source_person()
             self.update_waiting()
+            self.report_background()
+
+    def on_background(self, rgb, header) -> None:
+        with self.lock:
+            self.session.set_background_plate(rgb)
+            self.report_background()
+
+    def report_background(self) -> None:
+        """A refused plate is a rejected input (diagnostics WARN with the reason)."""
+        kind = self.session.background_kind
+        if kind.startswith("plate refused"):
+            self.reject(BACKGROUND_TOPIC, kind)
 
     def on_garment(self, rgb, header) -> None:
         with self.lock:
@@ -132,6 +153,7 @@ class HsgNode(ModelNode):
                                   Letterbox.fit(width, height, self.image_size).mask(mask))
             self.apply_source_person()
             self.update_waiting()
+            self.report_background()
 
     def apply_source_person(self) -> None:
         """The person mask of h^s, if pose_node segmented this very source image."""
@@ -196,7 +218,8 @@ class HsgNode(ModelNode):
 
     def status_values(self) -> dict[str, str]:
         session = self.session
-        return {**super().status_values(), "motions_prepared_ahead": str(session.motions_prepared),
+        return {**super().status_values(), "background": session.background_kind,
+                "motions_prepared_ahead": str(session.motions_prepared),
                 "motions_redone": str(session.motions_redone)}
 
 

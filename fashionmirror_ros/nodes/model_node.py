@@ -80,9 +80,13 @@ class ModelNode(MirrorNode):
         """
         for topic, handler, path in ((SOURCE_TOPIC, on_source, self.source_path),
                                      (GARMENT_TOPIC, on_garment, self.garment_path)):
-            self.subscribe(Image, topic, self._image_handler(topic, handler), LATCHED_QOS)
-            if path:
-                self.guarded(topic, handler)(self.fit(read_rgb_file(path)), file_header(path))
+            self.listen_for_image(topic, handler, path)
+
+    def listen_for_image(self, topic: str, handler, path: str = "") -> None:
+        """One latched image input: its topic, and the image file ``path`` to start from."""
+        self.subscribe(Image, topic, self._image_handler(topic, handler), LATCHED_QOS)
+        if path:
+            self.guarded(topic, handler)(self.fit(read_rgb_file(path)), file_header(path))
 
     def _image_handler(self, topic: str, handler):
         def on_message(msg: Image) -> None:

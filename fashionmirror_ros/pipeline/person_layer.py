@@ -15,7 +15,14 @@ number of hole pixels times the radius squared; a person covers a fifth of a 256
 upsampled fill is pasted into the hole only, so every pixel outside the hole keeps its exact
 value. A low-resolution pixel counts as hole if any of its full-resolution pixels is one, so no
 person colour is averaged into the pixels the fill starts from. The fill is smooth, not
-textured: it is what shows through where the person moved away, mostly thin slivers.
+textured: it is what shows through where the person moved away, and on grass or trees it shows
+as a blurred shadow of the person's outline.
+
+A static camera (a kiosk) can do better: its empty view, a clean plate, is the true background.
+``fill_background(..., plate=plate)`` pastes the plate into the hole instead of inpainting, once
+``plate_mismatch`` has found that the plate shows the scene of h^s (measured on the real clips,
+fixed crops of a tripod video: 2.3-2.8 grey levels outside the person against the median of the
+video; person SSIM of the model 0.55 -> 0.70 and 0.62 -> 0.76 with the plate).
 """
 from __future__ import annotations
 
@@ -31,6 +38,9 @@ INPAINT_SCALE = 0.25
 INPAINT_MIN_SIDE = 32
 # Telea neighbourhood radius, in pixels of the reduced image.
 INPAINT_RADIUS_PX = 3
+# A clean plate differing from h^s outside the person by more than this mean (grey levels, 0-255)
+# is of another scene, camera or framing and is not used (same scene measured: 2.3-2.8).
+PLATE_MAX_MISMATCH = 12.0
 
 
 def _validate(rgb: np.ndarray, person_mask: np.ndarray) -> None:
@@ -74,9 +84,23 @@ def inpaint_reduced(rgb: np.ndarray, hole: np.ndarray, scale: float = INPAINT_SC
     return cv2.resize(filled, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
+def plate_mismatch(rgb: np.ndarray, person_mask: np.ndarray, plate: np.ndarray,
+                   dilate_px: int = BACKGROUND_DILATE_PX) -> float:
+    """Mean absolute difference (grey levels) between ``plate`` and ``rgb`` outside the person's
+    dilated hole: near 0 for the empty view of the same static camera."""
+    _validate(rgb, person_mask)
+    _validate(plate, person_mask)
+    outside = ~dilated_hole(person_mask, dilate_px).astype(bool)
+    if not outside.any():
+        return 0.0
+    return float(np.abs(plate.astype(np.int16) - rgb.astype(np.int16))[outside].mean())
+
+
 def fill_background(rgb: np.ndarray, person_mask: np.ndarray,
-                    dilate_px: int = BACKGROUND_DILATE_PX, scale: float = INPAINT_SCALE) -> np.ndarray:
-    """``rgb`` (uint8 (H, W, 3)) with the person (``person_mask`` nonzero) removed and filled.
+                    dilate_px: int = BACKGROUND_DILATE_PX, scale: float = INPAINT_SCALE,
+                    plate: np.ndarray | None = None) -> np.ndarray:
+    """``rgb`` (uint8 (H, W, 3)) with the person (``person_mask`` nonzero) removed and filled:
+    inpainted, or from ``plate`` (uint8 (H, W, 3), the scene without the person) when given.
 
     Pixels farther than ``dilate_px`` from the person are returned unchanged; with an empty mask
     the result is a copy of ``rgb``.
@@ -88,13 +112,15 @@ def fill_background(rgb: np.ndarray, person_mask: np.ndarray,
     (smooth backgrounds fill better from a coarser grid), 2.2 at 0.125.
     """
     _validate(rgb, person_mask)
+    if plate is not None:
+        _validate(plate, person_mask)
     if not 0.0 < scale <= 1.0:
         raise ValueError(f"scale must lie in (0, 1], got {scale}")
     hole = dilated_hole(person_mask, dilate_px)
     background = rgb.copy()
     if not hole.any():
         return background
-    filled = inpaint_reduced(np.ascontiguousarray(rgb), hole, scale)
+    filled = plate if plate is not None else inpaint_reduced(np.ascontiguousarray(rgb), hole, scale)
     inside = hole.astype(bool)
     background[inside] = filled[inside]
     return background

@@ -33,7 +33,7 @@ import torch
 from fashionmirror_ros.models.mirror import Motion, SessionInputs, cmn_frames_for
 from fashionmirror_ros.models.placement import garment_mask_from_image
 from fashionmirror_ros.pipeline.images import image_crc
-from fashionmirror_ros.pipeline.person_layer import fill_background
+from fashionmirror_ros.pipeline.person_layer import PLATE_MAX_MISMATCH, fill_background, plate_mismatch
 from fashionmirror_ros.pose.skeleton import render_skeleton
 
 MULTI_FRAME_HISTORY = 3  # h^{t-2}, h^{t-1}, h^t
@@ -246,7 +246,10 @@ class GenerationSession:
         self.source: torch.Tensor | None = None
         self.source_rgb: np.ndarray | None = None
         self.person_mask: torch.Tensor | None = None
+        self._person: np.ndarray | None = None  # the same mask as (S, S) uint8 {0, 1}
         self.background: torch.Tensor | None = None
+        self.plate: np.ndarray | None = None  # the static camera's empty view, if one was given
+        self.background_kind = "inpainted"  # or "plate", or why a plate was refused
         self.source_refused = False  # the person mask of h^s came back empty
         self.garment: torch.Tensor | None = None
         self.garment_mask: torch.Tensor | None = None
@@ -295,7 +298,31 @@ class GenerationSession:
             self.reset()
             return
         self.person_mask = mask_tensor(person * 255, self.options)
-        self.background = image_tensor(fill_background(self.source_rgb, person), self.options)
+        self._person = person
+        self._make_background()
+
+    def set_background_plate(self, plate: np.ndarray | None) -> None:
+        """The scene without the person (S, S, 3) uint8, from the camera h^s was taken with: h^s's
+        background behind the person comes from it instead of inpainting, if it matches h^s
+        outside the person (``person_layer.plate_mismatch``; ``background_kind`` says which)."""
+        self.plate = None if plate is None else np.ascontiguousarray(plate)
+        if self.person_mask is not None:
+            self._make_background()
+
+    def _make_background(self) -> None:
+        plate = self.plate
+        if plate is not None:
+            mismatch = plate_mismatch(self.source_rgb, self._person, plate)
+            if mismatch > PLATE_MAX_MISMATCH:
+                self.background_kind = (f"plate refused: it differs from h^s outside the person by "
+                                        f"{mismatch:.1f} grey levels (> {PLATE_MAX_MISMATCH:g}): "
+                                        "another scene or camera; inpainted instead")
+                plate = None
+            else:
+                self.background_kind = "plate"
+        else:
+            self.background_kind = "inpainted"
+        self.background = image_tensor(fill_background(self.source_rgb, self._person, plate=plate), self.options)
         self.encoding = None
         self.reset()
 
