@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from fashionmirror_ros.data.real_clips import PLATE_CLIPS
 from fashionmirror_ros.evaluation.answers import copy_answer, keypoint_warp_answer
 from fashionmirror_ros.evaluation.cases import (camera_motion, reconstruction_cases,
                                                 real_available, tryon_cases)
@@ -155,3 +156,13 @@ def test_eval_real_protocol_end_to_end(tiny_checkpoint, tmp_path):
     assert np.isfinite(copy["person_ssim"]) and np.isnan(copy["garment_psnr"])  # no cloth masks
     # MediaPipe ran on every answer and on the true frames (at 64 px it may find nobody)
     assert 0.0 <= copy["pose_found"] <= 1.0 and 0.0 <= real["pose_ceiling"]["pose_found"] <= 1.0
+    # the walking woman's clips have a clean plate (the static camera's median view): behind her,
+    # the true scene instead of the inpainted blur; the man on the box has none
+    def per_case(answer):
+        return {row["case"]: row for row in real["answers"][answer]["per_case"]}
+    warp, warp_plate = per_case("keypoint_warp"), per_case("keypoint_warp, plate")
+    model, model_plate = per_case("model"), per_case("model, plate")
+    for name in PLATE_CLIPS:
+        assert warp_plate[name]["psnr"] > warp[name]["psnr"], name
+        assert model_plate[name]["psnr"] > model[name]["psnr"], name
+    assert warp_plate["man_on_box"]["psnr"] == warp["man_on_box"]["psnr"]

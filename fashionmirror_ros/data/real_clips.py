@@ -20,7 +20,8 @@ from typing import Iterator, Sequence
 import cv2
 import numpy as np
 
-from fashionmirror_ros.data.real_media import DEMO_VIDEO, DEMO_VIDEO_SIZE, MediaError, demo_video_path, media_dir
+from fashionmirror_ros.data.real_media import (DEMO_VIDEO, DEMO_VIDEO_FRAMES, DEMO_VIDEO_SIZE, MediaError,
+                                              demo_video_path, media_dir)
 from fashionmirror_ros.data.synthetic import Clip
 from fashionmirror_ros.pose.layout import BODY
 
@@ -329,6 +330,60 @@ def real_clips(num_frames: int = 20, image_size: int = 256,
             _save_clip(path, clip)
         clips.append(clip)
     return clips
+
+
+# ----------------------------------------------------------------------------------------------
+# Clean plates: each clip's fixed crop without the person (a static kiosk camera's empty view)
+# ----------------------------------------------------------------------------------------------
+# The woman walks through her clips' crops, so the per-pixel median of a crop over the whole video
+# is the scene without her (measured: 2.3-2.8 grey levels from her clips' first frames outside
+# her). The man stays on the box for the whole video: his crop has no empty view.
+PLATE_CLIPS = ("woman_passing_trees", "woman_passing_box")
+
+
+def clean_plates(num_frames: int = 20, image_size: int = 256,
+                 directory: str | os.PathLike | None = None, use_cache: bool = True) -> dict[str, np.ndarray]:
+    """{clip name: (S, S, 3) uint8 plate} for the ``PLATE_CLIPS``, framed exactly as the clip of
+    ``real_clips(num_frames, image_size)`` (the same fixed crop), cached beside it."""
+    _check_clip_request(num_frames, image_size)
+    folder = media_dir(directory)
+    video = demo_video_path(folder)
+    plates = {}
+    for spec in REAL_CLIPS:
+        if spec.name not in PLATE_CLIPS:
+            continue
+        path = _cache_path(spec, num_frames, image_size, folder).with_suffix(".plate.npz")
+        plate = _load_plate(path) if use_cache else None
+        if plate is None:
+            plate = _median_plate(spec, video, num_frames, image_size)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            scratch = path.with_name(f".{path.name}.partial")
+            with open(scratch, "wb") as stream:
+                np.savez_compressed(stream, plate=plate)
+            os.replace(scratch, path)
+        plates[spec.name] = plate
+    return plates
+
+
+def _median_plate(spec: RealClipSpec, video: Path, num_frames: int, image_size: int) -> np.ndarray:
+    from fashionmirror_ros.pipeline.framing import Letterbox
+
+    box, _, _ = locate_person(iter_video_frames(video, spec.first_frame, num_frames), spec.search_region)
+    left, top, side = square_crop(box, DEMO_VIDEO_SIZE)  # the clip's crop (``_build_clip``)
+    letterbox = Letterbox.fit(side, side, image_size)
+    crops = [letterbox.image(np.ascontiguousarray(frame[top:top + side, left:left + side]))
+             for frame in iter_video_frames(video, 0, DEMO_VIDEO_FRAMES)]
+    return np.median(np.stack(crops), axis=0).astype(np.uint8)
+
+
+def _load_plate(path: Path) -> np.ndarray | None:
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            return stored["plate"]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return None
 
 
 # ----------------------------------------------------------------------------------------------

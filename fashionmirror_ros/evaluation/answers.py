@@ -41,10 +41,12 @@ def _tensor(image: np.ndarray) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def keypoint_warp_answer(case: EvalCase) -> Answer:
+def keypoint_warp_answer(case: EvalCase, with_plate: bool = False) -> Answer:
+    """``with_plate``: h^s's background behind the person from the case's clean plate (if any)."""
     source = _tensor(case.source)
     person = torch.from_numpy((case.source_person_mask > 0).astype(np.float32))[None, None]
-    background = _tensor(fill_background(case.source, case.source_person_mask))
+    plate = case.background_plate if with_plate else None
+    background = _tensor(fill_background(case.source, case.source_person_mask, plate=plate))
     source_pose = torch.from_numpy(case.keypoints[0])[None]
     frames = []
     for pose in case.keypoints[1:]:
@@ -54,17 +56,20 @@ def keypoint_warp_answer(case: EvalCase) -> Answer:
 
 
 def model_answer(model, case: EvalCase, options: InferenceOptions, replace_worn_garment: bool = False,
-                 masks_every: int = 1) -> Answer:
+                 masks_every: int = 1, with_plate: bool = False) -> Answer:
     """The try-on as the nodes compute it (see the module docstring). The protocols score the
     model's own judgement of what to remove (``replace_worn_garment`` off); hsg_node's kiosk
     default (on) is what the photo panel shows. ``masks_every``: cmn_node's parameter (CMN on
-    every Nth generated frame, the masks holding between)."""
+    every Nth generated frame, the masks holding between); ``with_plate``: hsg_node given the
+    case's clean plate (``background_image``), if it has one."""
     model.eval()
     masks_session = MaskSession(model, options, masks_every)
     generator = GenerationSession(model, options, model.config.image_size, replace_worn_garment)
     masks_session.set_source(case.source)
     masks_session.set_garment(case.garment)
     generator.set_source(case.source, case.source_person_mask)
+    if with_plate:
+        generator.set_background_plate(case.background_plate)
     generator.set_garment(case.garment)
     generator.set_source_pose(case.keypoints[0])
     masks = masks_session.source_masks()

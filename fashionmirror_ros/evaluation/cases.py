@@ -43,6 +43,7 @@ class EvalCase:
     frames: np.ndarray  # true h^1..h^{T-1} (T-1, H, W, 3)
     person_masks: np.ndarray  # true person masks of h^1..h^{T-1} (T-1, H, W)
     cloth_masks: np.ndarray | None  # true M_c^1..M_c^{T-1} (T-1, H, W), None when unknown
+    background_plate: np.ndarray | None = None  # the static camera's empty view (H, W, 3), if any
 
     @property
     def steps(self) -> int:
@@ -86,10 +87,15 @@ TRYON_GARMENT_OFFSET = 1000
 
 def real_cases(frames: int, image_size: int = 256) -> list[EvalCase]:
     """Self-reconstruction of the real clips (needs the fetched media; see data/real_media)."""
-    from fashionmirror_ros.data.real_clips import REAL_CLIPS, real_clips
+    from fashionmirror_ros.data.real_clips import REAL_CLIPS, clean_plates, real_clips
 
-    return [_from_clip(spec.name, "real", clip, clip)
-            for spec, clip in zip(REAL_CLIPS, real_clips(num_frames=frames, image_size=image_size))]
+    plates = clean_plates(num_frames=frames, image_size=image_size)
+    cases = []
+    for spec, clip in zip(REAL_CLIPS, real_clips(num_frames=frames, image_size=image_size)):
+        case = _from_clip(spec.name, "real", clip, clip)
+        case.background_plate = plates.get(spec.name)
+        cases.append(case)
+    return cases
 
 
 def real_available() -> tuple[bool, str]:

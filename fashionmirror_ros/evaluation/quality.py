@@ -4,14 +4,17 @@ For each protocol (evaluation/cases.py: ``reconstruction``, ``tryon``, ``real``)
 are answered by ``copy`` and ``keypoint_warp`` (answers that need no model), the ``untrained``
 model (the preset freshly initialised with seed 0) and the ``model`` (the checkpoint), plus any
 ``--extra NAME=CHECKPOINT`` (an ablation's variants) and, for each ``--masks-every N``, the model
-with cmn_node's ``masks_every`` N (CMN on every Nth generated frame); evaluation/scoring.py
-computes the figures.
+with cmn_node's ``masks_every`` N (CMN on every Nth generated frame). The ``real`` clips are
+fixed crops of a static camera: ``keypoint_warp, plate`` and ``model, plate`` put the crop's clean
+plate (the view without the person, data/real_clips.py) behind the person, as hsg_node does with
+``background_image``; the man on the box has no plate, so there they equal the plain answers.
+evaluation/scoring.py computes the figures.
 The pose-following ceiling (MediaPipe Pose on the true frames) is reported beside them.
 
 Writes into ``--output``: report.json (means and per-case figures), report.md (one table per
 protocol, answers side by side) and sheet.png (3 cases per protocol: truth / copy /
-keypoint_warp / model at frames 1, 5, 10, 19, and a real garment photo tried on a real person
-photo under a moving camera).
+keypoint_warp / model at frames 1, 5, 10, 19, with ``model, plate`` where there is one, and a
+real garment photo tried on a real person photo under a moving camera).
 
 The ``real`` protocol needs the media fetched by ``fashionmirror media fetch`` (make media); when
 they are missing and ``real`` is asked for, the command says so and exits 2.
@@ -29,7 +32,8 @@ import torch
 from tqdm import tqdm
 
 from fashionmirror_ros.evaluation import cases as protocols
-from fashionmirror_ros.evaluation.answers import BASELINES, Answer, baseline_answer, model_answer
+from fashionmirror_ros.evaluation.answers import (BASELINES, Answer, baseline_answer, keypoint_warp_answer,
+                                                  model_answer)
 from fashionmirror_ros.evaluation.reporting import json_default
 from fashionmirror_ros.evaluation.scoring import METRICS, mean_scores, pose_scores, score_case, set_vfid
 from fashionmirror_ros.evaluation.sheets import frames_at, panel, write_sheet
@@ -65,12 +69,18 @@ def masks_every_label(every: int) -> str:
     return f"model, masks_every {every}"
 
 
-def answer_all(case, models: dict, options: InferenceOptions, masks_every: tuple[int, ...] = ()) -> dict[str, Answer]:
+def answer_all(case, models: dict, options: InferenceOptions, masks_every: tuple[int, ...] = (),
+               plates: bool = False) -> dict[str, Answer]:
+    """Every answer to ``case``; ``plates`` (a protocol with clean plates): the keypoint warp and
+    the model also with the plate behind the person (the same as without where a case has none)."""
     answers = {name: baseline_answer(name, case) for name in BASELINES}
     for name, model in models.items():
         answers[name] = model_answer(model, case, options)
     for every in masks_every:
         answers[masks_every_label(every)] = model_answer(models["model"], case, options, masks_every=every)
+    if plates:
+        answers["keypoint_warp, plate"] = keypoint_warp_answer(case, with_plate=True)
+        answers["model, plate"] = model_answer(models["model"], case, options, with_plate=True)
     return answers
 
 
@@ -79,8 +89,9 @@ def evaluate_protocol(name: str, cases: list, models: dict, options: InferenceOp
     per_answer: dict[str, list[dict]] = {}
     ceiling = []
     all_answers = []
+    plates = any(case.background_plate is not None for case in cases)
     for case in tqdm(cases, desc=f"eval {name}", dynamic_ncols=True):
-        answers = answer_all(case, models, options, args.masks_every)
+        answers = answer_all(case, models, options, args.masks_every, plates)
         all_answers.append(answers)
         for answer_name, answer in answers.items():
             scores = score_case(case, answer, estimator, args.lpips_weights)
@@ -121,7 +132,7 @@ def protocol_panels(name: str, cases: list, answers: list[dict[str, Answer]]) ->
     for case, case_answers in list(zip(cases, answers))[:SHEET_CASES]:
         rows = [("truth", frames_at(case.frames))]
         rows += [(label, frames_at(case_answers[label].frames))
-                 for label in ("copy", "keypoint_warp", "model") if label in case_answers]
+                 for label in ("copy", "keypoint_warp", "model", "model, plate") if label in case_answers]
         rows.append(("h^s | C", [case.source, case.garment]))
         panels.append(panel(f"{name}: {case.name}", rows))
     return panels
