@@ -45,6 +45,9 @@ def test_arguments_given_become_node_parameters():
                                            "source_image_path": "/me.png", "garment_image_path": "/shirt.png"}
     assert nodes["pose_node"].parameters == {"source_image_path": "/me.png", "estimator": "recorded"}
     assert nodes["pose_node"].remappings == {topics.CAMERA_IMAGE: "/usb_cam/image_raw"}
+    plated = by_name(graph_nodes({"background_image": "/empty.png"}))
+    assert plated["hsg_node"].parameters == {"background_image_path": "/empty.png"}
+    assert plated["cmn_node"].parameters == {} and plated["pose_node"].parameters == {}
 
 
 def test_catalog_and_view_add_their_node():

@@ -35,6 +35,7 @@ PARAMETER_ARGUMENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     # pose_node computes the source pose p^0 from the same file.
     "source_image": ("source_image_path", ("pose_node", "cmn_node", "hsg_node")),
     "garment_image": ("garment_image_path", ("cmn_node", "hsg_node")),
+    "background_image": ("background_image_path", ("hsg_node",)),
     "estimator": ("estimator", ("pose_node",)),
 }
 
@@ -47,6 +48,9 @@ LAUNCH_ARGUMENTS: dict[str, tuple[str, str]] = {
                          f"{topics.SOURCE_IMAGE}"),
     "garment_image": ("", "image file of the garment C; empty = params file / "
                           f"{topics.GARMENT_IMAGE}"),
+    "background_image": ("", "image file of the camera's view with nobody in it (a clean plate, "
+                             "same camera and framing as h^s): shown behind the person instead of "
+                             f"the inpainted background; empty = params file / {topics.BACKGROUND_IMAGE}"),
     "checkpoint": ("", "checkpoint directory; empty = params file, else the shipped checkpoint"),
     "device": ("", "auto, cpu, cuda or cuda:N; empty = params file (auto)"),
     "estimator": ("", "pose source of pose_node; empty = params file (mediapipe_pose)"),

@@ -24,6 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N")
     parser.add_argument("--source-image", default=None, help="image file of the source human")
     parser.add_argument("--garment-image", default=None, help="image file of the garment")
+    parser.add_argument("--background-image", default=None,
+                        help="image file of the camera's view with nobody in it (clean plate)")
     parser.add_argument("--garment-catalog", default=None,
                         help="folder of garment photos: the first is published (latched) at start")
     parser.add_argument("--view", action="store_true", help="also start the mirror display")
@@ -47,6 +49,7 @@ def launch_arguments(args: argparse.Namespace) -> dict:
     return {"camera_topic": args.camera_topic, "estimator": args.estimator,
             "checkpoint": args.checkpoint, "device": args.device,
             "source_image": args.source_image, "garment_image": args.garment_image,
+            "background_image": args.background_image,
             "garment_catalog": args.garment_catalog, "view": "true" if args.view else "false"}
 
 
