@@ -108,9 +108,11 @@ def test_view_shows_tryon_and_inset_on_screen_and_keys_switch_garments_and_quit(
     node = rclpy.create_node("view_test_feed", namespace="viewtest")
     tryon_pub = node.create_publisher(Image, topics.TRYON_IMAGE, OUTPUT_QOS)
     camera_pub = node.create_publisher(Image, topics.CAMERA_IMAGE, OUTPUT_QOS)
-    garments = []
+    garments, sources, plates = [], [], []
     latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
     node.create_subscription(Image, topics.GARMENT_IMAGE, garments.append, latched)
+    node.create_subscription(Image, topics.SOURCE_IMAGE, sources.append, latched)
+    node.create_subscription(Image, topics.BACKGROUND_IMAGE, plates.append, latched)
     stop = threading.Event()
 
     def feed():
@@ -151,6 +153,14 @@ def test_view_shows_tryon_and_inset_on_screen_and_keys_switch_garments_and_quit(
 
         assert len(garments) > count, "key n published no garment"
         assert np.array_equal(decode_color(RawImage.from_msg(garments[-1])), second)
+        # s / b: the camera frame on screen becomes h^s / the clean plate (latched)
+        for letter, received in (("s", sources), ("b", plates)):
+            subprocess.run(key + [letter], env=env, check=True, timeout=20)
+            deadline = time.monotonic() + 20
+            while not received and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert received, f"key {letter} published nothing"
+            assert np.array_equal(decode_color(RawImage.from_msg(received[-1])), solid(GREEN, 320, 240))
         subprocess.run(key + ["q"], env=env, check=True, timeout=20)
         output, _ = view.communicate(timeout=20)
         assert view.returncode == 0 and "Traceback" not in output, output

@@ -3,8 +3,12 @@ keys switch garments from a catalogue folder.
 
 Subscribes  tryon/image (reliable, depth 1), camera/image_raw (as pose_node: reliable, shallow);
             both take qos_overrides parameters
-Publishes   tryon/garment_image (latched) when a key switches the garment (garment_catalog.py)
-Keys        n / p next / previous garment, f fullscreen on/off, q or Esc quit
+Publishes   tryon/garment_image (latched) when a key switches the garment (garment_catalog.py);
+            tryon/source_image and tryon/background_image (latched), the camera frame on screen,
+            when s / b is pressed (the kiosk's own photo of the person, and its empty view)
+Keys        n / p next / previous garment, s this camera frame is h^s (the person to dress),
+            b this camera frame is the clean plate (nobody in view), f fullscreen on/off,
+            q or Esc quit
 Parameters  garment_catalog (folder; its first garment is published at start), fullscreen (true),
             window_width / window_height (when not fullscreen), inset_fraction (0.25)
 
@@ -128,6 +132,7 @@ def make_view_node():
             self.index = 0
             self.holder = GarmentHolder(self) if self.catalog is not None else None
             self._latched_qos = LATCHED_QOS
+            self.capture_publishers = {}  # topic -> latched publisher, made on first use
             self._stamp_ns = stamp_ns
             self._decode = lambda msg: decode_color(RawImage.from_msg(msg))
             self._rejected = ImageRejected
@@ -172,6 +177,24 @@ def make_view_node():
             self.holder.publish(cutout.rgb)
             self.label = f"garment {self.index + 1}/{len(self.catalog)}: {self.catalog.files[self.index].stem}"
             self.get_logger().info(f"published {self.label}")
+
+        def capture(self, topic: str, what: str) -> None:
+            """Publish the camera frame on screen (latched) on ``topic``: h^s or the clean plate."""
+            from std_msgs.msg import Header
+
+            from fashionmirror_ros.messages import rgb_image_msg
+
+            with self.lock:
+                camera = self.camera
+            if camera is None:
+                self.get_logger().warning(f"no camera frame yet: nothing captured as {what}")
+                return
+            if topic not in self.capture_publishers:
+                self.capture_publishers[topic] = self.create_publisher(Image, topic, self._latched_qos)
+            header = Header(stamp=self.get_clock().now().to_msg(), frame_id="camera")
+            self.capture_publishers[topic].publish(rgb_image_msg(np.ascontiguousarray(camera), header))
+            self.label = f"captured {what}"
+            self.get_logger().info(f"published the camera frame as {what} on {topic}")
 
         def frame(self, width: int, height: int) -> np.ndarray:
             with self.lock:
@@ -222,6 +245,10 @@ def run_window(node, spin_thread: threading.Thread) -> int:
             node.show_garment(+1)
         elif key == ord("p"):
             node.show_garment(-1)
+        elif key == ord("s"):
+            node.capture(topics.SOURCE_IMAGE, "the source h^s")
+        elif key == ord("b"):
+            node.capture(topics.BACKGROUND_IMAGE, "the clean plate")
         if cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:
             break  # the window was closed
     cv2.destroyAllWindows()
