@@ -196,6 +196,20 @@ def test_a_plate_of_another_scene_is_told_apart():
         plate_mismatch(image, mask, other[:-1])
 
 
+def test_fsr_continues_stripes_into_the_hole_where_telea_blurs():
+    """hsg_node's fill (``fsr``) against the default (``telea``) on louvre-like stripes."""
+    stripes = np.zeros((256, 256, 3), np.uint8)
+    stripes[:] = np.where((np.arange(256) // 6) % 2, 200, 60)[:, None, None]
+    image, mask, truth = square_person_scene(background=stripes)
+    hole = dilated_hole(mask).astype(bool)
+    error = {method: np.abs(fill_background(image, mask, method=method).astype(int) - truth.astype(int))[hole].mean()
+             for method in ("telea", "fsr")}
+    assert error["fsr"] < 0.5 * error["telea"], error
+    assert np.array_equal(fill_background(image, mask, method="fsr")[~hole], image[~hole])
+    with pytest.raises(ValueError, match="method"):
+        fill_background(image, mask, method="patchmatch")
+
+
 def test_fill_background_refuses_mismatched_input():
     image, mask, _ = square_person_scene()
     with pytest.raises(ValueError):

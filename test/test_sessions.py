@@ -229,6 +229,12 @@ def test_a_clean_plate_is_used_behind_the_person_when_it_matches_the_source(opti
     assert not (to_uint8_image(session.background)[person.astype(bool)] == (10, 200, 30)).all()
     session.set_background_plate(None)
     assert session.background_kind == "inpainted"
+    telea = to_uint8_image(session.background)
+    session.background_fill = "fsr"  # hsg_node's background_fill parameter
+    session.set_source_person(person)
+    fsr = to_uint8_image(session.background)
+    inside = person.astype(bool)
+    assert not np.array_equal(fsr[inside], telea[inside])
 
 
 def test_masks_for_another_garment_are_refused_and_missing_inputs_named(model, options, clip):

@@ -53,8 +53,13 @@ class HsgNode(ModelNode):
             "replace_worn_garment", True, "the garment on tryon/garment_image is never the one the "
             "person wears (a catalogue): remove what it covers on h^s whatever CMN judges (CMN, "
             "trained on generated people, misjudges real photos); false lets CMN decide")
+        fill = self.param(
+            "background_fill", "telea", "how h^s's background behind the person is filled without a "
+            "clean plate: telea (smooth, 3 ms) or fsr (continues texture, 0.5 s per source; the "
+            "evaluation found pose following worse with it: pipeline/person_layer.py)",
+            choices=("telea", "fsr"))
         self.session = GenerationSession(self.model, self.options, self.image_size,
-                                         replace_worn_garment=replace_worn)
+                                         replace_worn_garment=replace_worn, background_fill=fill)
         self.lock = threading.Lock()
         self.source_stamp: int | None = None
         self.source_pose: tuple[int, object] | None = None  # (stamp ns, model-frame keypoints)

@@ -237,8 +237,9 @@ class GenerationSession:
     (h^s, C, M_r, M_c), with the session encodings kept between frames."""
 
     def __init__(self, model, options: InferenceOptions, image_size: int,
-                 replace_worn_garment: bool = False):
+                 replace_worn_garment: bool = False, background_fill: str = "telea"):
         self.model = model
+        self.background_fill = background_fill  # person_layer.fill_background's method, without a plate
         self.options = options
         self.size = image_size
         # a kiosk's catalogue garment is never the one worn (FashionMirror.removed_for_generation)
@@ -322,7 +323,8 @@ class GenerationSession:
                 self.background_kind = "plate"
         else:
             self.background_kind = "inpainted"
-        self.background = image_tensor(fill_background(self.source_rgb, self._person, plate=plate), self.options)
+        self.background = image_tensor(fill_background(self.source_rgb, self._person, plate=plate,
+                                                       method=self.background_fill), self.options)
         self.encoding = None
         self.reset()
 
