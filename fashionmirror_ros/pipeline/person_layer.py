@@ -51,7 +51,6 @@ INPAINT_MIN_SIDE = 32
 INPAINT_RADIUS_PX = 3
 # Frequency-selective reconstruction runs at this fraction (measured: see the module docstring).
 FSR_SCALE = 0.5
-INPAINT_METHODS = ("telea", "fsr")
 # A clean plate differing from h^s outside the person by more than this mean (grey levels, 0-255)
 # is of another scene, camera or framing and is not used (same scene measured: 2.3-2.8).
 PLATE_MAX_MISMATCH = 12.0
@@ -84,17 +83,33 @@ def _reduced_size(width: int, height: int, scale: float) -> tuple[int, int]:
     return max(1, int(round(width * factor))), max(1, int(round(height * factor)))
 
 
-def inpaint_reduced(rgb: np.ndarray, hole: np.ndarray, scale: float = INPAINT_SCALE,
-                    radius: int = INPAINT_RADIUS_PX) -> np.ndarray:
-    """The whole image inpainted (Telea) over ``hole`` at ``scale``, upsampled to full size."""
+def _telea(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    return cv2.inpaint(rgb, hole, INPAINT_RADIUS_PX, cv2.INPAINT_TELEA)
+
+
+def _fsr(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    filled = np.empty_like(rgb)
+    # xphoto's mask marks the pixels to keep (nonzero), the opposite of cv2.inpaint's
+    cv2.xphoto.inpaint(rgb, 1 - hole, filled, cv2.xphoto.INPAINT_FSR_FAST)
+    return filled
+
+
+INPAINTERS = {"telea": _telea, "fsr": _fsr}
+INPAINT_METHODS = tuple(INPAINTERS)
+INPAINT_SCALES = {"telea": INPAINT_SCALE, "fsr": FSR_SCALE}  # each method's default
+
+
+def inpaint_reduced(rgb: np.ndarray, hole: np.ndarray, scale: float, method: str = "telea") -> np.ndarray:
+    """The whole image inpainted by ``method`` over ``hole`` (uint8 {0, 1}) at ``scale``,
+    upsampled to full size."""
     height, width = hole.shape
     small_size = _reduced_size(width, height, scale)
     if small_size == (width, height):
-        return cv2.inpaint(rgb, hole, radius, cv2.INPAINT_TELEA)
+        return INPAINTERS[method](rgb, hole)
     small_rgb = cv2.resize(rgb, small_size, interpolation=cv2.INTER_AREA)
     # Area-averaged hole > 0: any low-resolution pixel that touches the hole is hole.
     small_hole = (cv2.resize(hole.astype(np.float32), small_size, interpolation=cv2.INTER_AREA) > 0)
-    filled = cv2.inpaint(small_rgb, small_hole.astype(np.uint8), radius, cv2.INPAINT_TELEA)
+    filled = INPAINTERS[method](small_rgb, small_hole.astype(np.uint8))
     return cv2.resize(filled, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
@@ -110,27 +125,13 @@ def plate_mismatch(rgb: np.ndarray, person_mask: np.ndarray, plate: np.ndarray,
     return float(np.abs(plate.astype(np.int16) - rgb.astype(np.int16))[outside].mean())
 
 
-def inpaint_fsr(rgb: np.ndarray, hole: np.ndarray, scale: float = FSR_SCALE) -> np.ndarray:
-    """The whole image inpainted over ``hole`` by frequency-selective reconstruction at ``scale``,
-    upsampled to full size."""
-    height, width = hole.shape
-    small_size = _reduced_size(width, height, scale)
-    small_rgb = cv2.resize(rgb, small_size, interpolation=cv2.INTER_AREA) if small_size != (width, height) else rgb
-    small_hole = (cv2.resize(hole.astype(np.float32), small_size, interpolation=cv2.INTER_AREA) > 0
-                  if small_size != (width, height) else hole.astype(bool))
-    filled = np.empty_like(small_rgb)
-    # xphoto's mask marks the pixels to keep (nonzero), the opposite of cv2.inpaint's
-    cv2.xphoto.inpaint(np.ascontiguousarray(small_rgb), (~small_hole).astype(np.uint8), filled,
-                       cv2.xphoto.INPAINT_FSR_FAST)
-    return cv2.resize(filled, (width, height), interpolation=cv2.INTER_LINEAR) if small_size != (width, height) else filled
-
-
 def fill_background(rgb: np.ndarray, person_mask: np.ndarray,
-                    dilate_px: int = BACKGROUND_DILATE_PX, scale: float = INPAINT_SCALE,
+                    dilate_px: int = BACKGROUND_DILATE_PX, scale: float | None = None,
                     plate: np.ndarray | None = None, method: str = "telea") -> np.ndarray:
     """``rgb`` (uint8 (H, W, 3)) with the person (``person_mask`` nonzero) removed and filled:
-    inpainted by ``method`` ("telea" at ``scale``, or "fsr"), or from ``plate`` (uint8 (H, W, 3),
-    the scene without the person) when given.
+    inpainted by ``method`` ("telea" or "fsr") at ``scale`` of the image's size (default the
+    method's, ``INPAINT_SCALES``), or from ``plate`` (uint8 (H, W, 3), the scene without the
+    person) when given.
 
     Pixels farther than ``dilate_px`` from the person are returned unchanged; with an empty mask
     the result is a copy of ``rgb``.
@@ -144,20 +145,16 @@ def fill_background(rgb: np.ndarray, person_mask: np.ndarray,
     _validate(rgb, person_mask)
     if plate is not None:
         _validate(plate, person_mask)
-    if not 0.0 < scale <= 1.0:
-        raise ValueError(f"scale must lie in (0, 1], got {scale}")
     if method not in INPAINT_METHODS:
         raise ValueError(f"method must be one of {INPAINT_METHODS}, got {method!r}")
+    scale = INPAINT_SCALES[method] if scale is None else scale
+    if not 0.0 < scale <= 1.0:
+        raise ValueError(f"scale must lie in (0, 1], got {scale}")
     hole = dilated_hole(person_mask, dilate_px)
     background = rgb.copy()
     if not hole.any():
         return background
-    if plate is not None:
-        filled = plate
-    elif method == "fsr":
-        filled = inpaint_fsr(np.ascontiguousarray(rgb), hole)
-    else:
-        filled = inpaint_reduced(np.ascontiguousarray(rgb), hole, scale)
+    filled = plate if plate is not None else inpaint_reduced(np.ascontiguousarray(rgb), hole, scale, method)
     inside = hole.astype(bool)
     background[inside] = filled[inside]
     return background
