@@ -83,11 +83,8 @@ class PriorFlows(NamedTuple):
 
     def downscaled(self, factor: int) -> "PriorFlows":
         """The prior on a grid ``factor`` (a power of two) times coarser, flows in its pixels."""
-        previous, source, support = self
-        while factor > 1:
-            previous, source, support = half_size(previous) * 0.5, half_size(source) * 0.5, half_size(support)
-            factor //= 2
-        return PriorFlows(previous, source, support)
+        return PriorFlows(downscaled(self.previous, factor) / factor, downscaled(self.source, factor) / factor,
+                          downscaled(self.support, factor))
 
     def encoder_input(self) -> Tensor:
         size = float(self.previous.shape[-1])
