@@ -192,17 +192,22 @@ def _frame_zero_garment(crop: np.ndarray, keypoints: np.ndarray, person_mask: np
     return garment_from_frame(crop, clothing, image_size)
 
 
+def clip_crop(spec: RealClipSpec, video: Path, num_frames: int) -> tuple[int, int, int]:
+    """(left, top, side) of the clip's fixed square crop: around the person over its frames."""
+    box, located, seen = locate_person(
+        iter_video_frames(video, spec.first_frame, num_frames), spec.search_region)
+    if located < MIN_LOCATED_SHARE * seen:
+        raise MediaError(f"real clip {spec.name}: person found on only {located} of {seen} frames")
+    return square_crop(box, DEMO_VIDEO_SIZE)
+
+
 def _build_clip(spec: RealClipSpec, video: Path, num_frames: int, image_size: int) -> Clip:
     """Locate the person, crop, then pose, masks and garment on the crops (module docstring)."""
     from fashionmirror_ros.pipeline.framing import Letterbox
     from fashionmirror_ros.pose.estimators import make_estimator
     from fashionmirror_ros.pose.segmentation import PersonSegmenter, mask_from_probability
 
-    box, located, seen = locate_person(
-        iter_video_frames(video, spec.first_frame, num_frames), spec.search_region)
-    if located < MIN_LOCATED_SHARE * seen:
-        raise MediaError(f"real clip {spec.name}: person found on only {located} of {seen} frames")
-    left, top, side = square_crop(box, DEMO_VIDEO_SIZE)
+    left, top, side = clip_crop(spec, video, num_frames)
     letterbox = Letterbox.fit(side, side, image_size)
     frames, keypoints, person_masks = [], [], []
     with make_estimator("mediapipe", static_image_mode=False) as holistic, \
@@ -258,23 +263,34 @@ def _cache_path(spec: RealClipSpec, num_frames: int, image_size: int, folder: Pa
     return folder / CACHE_FOLDER / f"{spec.name}-{_cache_key(spec, num_frames, image_size)}.npz"
 
 
-def _save_clip(path: Path, clip: Clip) -> None:
+def _save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write a cache file whole or not at all (a scratch file renamed into place)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     scratch = path.with_name(f".{path.name}.partial")
     with open(scratch, "wb") as stream:
-        np.savez_compressed(stream, **{name: getattr(clip, name) for name in _CACHED_ARRAYS})
+        np.savez_compressed(stream, **arrays)
     os.replace(scratch, path)
 
 
-def _load_clip(path: Path) -> Clip | None:
-    """The cached clip, or None when the file is missing or unreadable (it is then rebuilt)."""
+def _load_arrays(path: Path, names: Sequence[str]) -> dict[str, np.ndarray] | None:
+    """The cached arrays, or None when the file is missing or unreadable (it is then rebuilt)."""
     if not path.is_file():
         return None
     try:
         # allow_pickle stays False: the cache holds plain arrays only.
         with np.load(path, allow_pickle=False) as stored:
-            arrays = {name: stored[name] for name in _CACHED_ARRAYS}
+            return {name: stored[name] for name in names}
     except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return None
+
+
+def _save_clip(path: Path, clip: Clip) -> None:
+    _save_arrays(path, {name: getattr(clip, name) for name in _CACHED_ARRAYS})
+
+
+def _load_clip(path: Path) -> Clip | None:
+    arrays = _load_arrays(path, _CACHED_ARRAYS)
+    if arrays is None:
         return None
     return Clip(
         cloth_masks=np.zeros_like(arrays["person_masks"]),
@@ -353,37 +369,22 @@ def clean_plates(num_frames: int = 20, image_size: int = 256,
         if spec.name not in PLATE_CLIPS:
             continue
         path = _cache_path(spec, num_frames, image_size, folder).with_suffix(".plate.npz")
-        plate = _load_plate(path) if use_cache else None
-        if plate is None:
-            plate = _median_plate(spec, video, num_frames, image_size)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            scratch = path.with_name(f".{path.name}.partial")
-            with open(scratch, "wb") as stream:
-                np.savez_compressed(stream, plate=plate)
-            os.replace(scratch, path)
-        plates[spec.name] = plate
+        cached = _load_arrays(path, ("plate",)) if use_cache else None
+        if cached is None:
+            cached = {"plate": _median_plate(spec, video, num_frames, image_size)}
+            _save_arrays(path, cached)
+        plates[spec.name] = cached["plate"]
     return plates
 
 
 def _median_plate(spec: RealClipSpec, video: Path, num_frames: int, image_size: int) -> np.ndarray:
     from fashionmirror_ros.pipeline.framing import Letterbox
 
-    box, _, _ = locate_person(iter_video_frames(video, spec.first_frame, num_frames), spec.search_region)
-    left, top, side = square_crop(box, DEMO_VIDEO_SIZE)  # the clip's crop (``_build_clip``)
+    left, top, side = clip_crop(spec, video, num_frames)
     letterbox = Letterbox.fit(side, side, image_size)
     crops = [letterbox.image(np.ascontiguousarray(frame[top:top + side, left:left + side]))
              for frame in iter_video_frames(video, 0, DEMO_VIDEO_FRAMES)]
     return np.median(np.stack(crops), axis=0).astype(np.uint8)
-
-
-def _load_plate(path: Path) -> np.ndarray | None:
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as stored:
-            return stored["plate"]
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
-        return None
 
 
 # ----------------------------------------------------------------------------------------------
