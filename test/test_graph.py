@@ -84,7 +84,8 @@ def test_a_source_without_a_person_is_refused_and_a_person_brings_frames_back(gr
     assert not driver.wait_for(lambda: driver.count("arrivals") > 0, 1.0), \
         "a try-on was published for a source with no person in it"
 
-    driver.publish_inputs(clip.frames[0], None, clip.keypoints[0], driver.stamp(0, FPS, base_s=720))
+    # the garment too: under pytest-xdist this test may run on a graph no earlier test fed
+    driver.publish_inputs(clip.frames[0], clip.garment, clip.keypoints[0], driver.stamp(0, FPS, base_s=720))
     assert driver.wait_for(lambda: refused not in driver.statuses().get("hsg_node", _NoStatus).message, 30)
     for index in range(1, 11):
         driver.publish_frame(clip.frames[index], clip.keypoints[index], driver.stamp(index, FPS, base_s=730))
