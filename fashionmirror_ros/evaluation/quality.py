@@ -78,7 +78,9 @@ def answer_all(case, models: dict, options: InferenceOptions, masks_every: tuple
         answers[name] = model_answer(model, case, options)
     for every in masks_every:
         answers[masks_every_label(every)] = model_answer(models["model"], case, options, masks_every=every)
-    if plates:
+    if plates and case.background_plate is None:  # no plate: the plain answers, not run twice
+        answers["keypoint_warp, plate"], answers["model, plate"] = answers["keypoint_warp"], answers["model"]
+    elif plates:
         answers["keypoint_warp, plate"] = keypoint_warp_answer(case, with_plate=True)
         answers["model, plate"] = model_answer(models["model"], case, options, with_plate=True)
     return answers

@@ -282,7 +282,7 @@ class GenerationSession:
         self.source, self.source_crc = image_tensor(rgb, self.options), image_crc(rgb)
         self.source_rgb = np.ascontiguousarray(rgb)
         self.source_keypoints = None
-        self.person_mask = self.background = None
+        self.person_mask = self._person = self.background = None
         self.source_refused = False
         if person_mask is not None:
             self.set_source_person(person_mask)
@@ -294,7 +294,7 @@ class GenerationSession:
         person = (np.asarray(person_mask) > 0).astype(np.uint8)
         self.source_refused = not person.any()
         if self.source_refused:
-            self.person_mask = self.background = None
+            self.person_mask = self._person = self.background = None
             self.encoding = None
             self.reset()
             return
@@ -307,7 +307,7 @@ class GenerationSession:
         background behind the person comes from it instead of inpainting, if it matches h^s
         outside the person (``person_layer.plate_mismatch``; ``background_kind`` says which)."""
         self.plate = None if plate is None else np.ascontiguousarray(plate)
-        if self.person_mask is not None:
+        if self._person is not None:
             self._make_background()
 
     def _make_background(self) -> None:
